@@ -1,0 +1,3 @@
+from lesr_local.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""`lesr bench` implementations."""

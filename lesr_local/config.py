@@ -1,0 +1,215 @@
+"""Run configuration: dataclasses, presets (smoke, quick, paper) and TOML load/save.
+
+Precedence when building a run's config: preset < TOML file (--config) < command-line flags.
+The effective config is saved with every run, so `lesr show` reports exactly what ran.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from lesr_local.errors import BadInput
+
+
+@dataclass
+class TD3Config:
+    """TD3 hyperparameters; defaults are Fujimoto et al.'s, as used by the LESR paper."""
+
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    batch_size: int = 256
+    start_steps: int = 25_000
+    expl_noise: float = 0.1
+    policy_noise: float = 0.2
+    noise_clip: float = 0.5
+    policy_delay: int = 2
+    tau: float = 0.005
+    gamma: float = 0.99
+
+
+@dataclass
+class EvalConfig:
+    every: int = 5_000  # env steps between evaluations
+    episodes: int = 10  # the paper uses 50 for goal tasks; see EvalConfig.for_goal_task
+    last_k: int = 10  # score = mean of the last k evaluations
+    goal_episodes: int = 50
+
+
+@dataclass
+class LLMConfig:
+    model: str | None = None  # path or name; None = discovery order (see lesr_local.llm.discovery)
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 700
+    analysis_max_tokens: int = 400
+    constrain: str = "auto"  # auto | on | off: grammar-constrained decoding
+    n_ctx: int = 0  # 0 = the model's trained context, capped at 8192
+    repair_attempts: int = 2  # re-asks per sample after a rejection
+
+
+@dataclass
+class RunConfig:
+    env_id: str = "HalfCheetah-v5"
+    preset: str = "quick"
+    samples: int = 6  # K candidates per iteration
+    iterations: int = 3  # I
+    steps: int = 800_000  # N_small: TD3 steps per candidate during the search
+    final_steps: int = 1_000_000  # N: TD3 steps per seed in the final evaluation
+    seeds: int = 5  # S
+    workers: int = 0  # 0 = from the core count
+    intrinsic_weight: float = 0.02  # w in r + w * G(F(s))
+    seed: int = 0
+    render_video: bool = True
+    env_spec: str | None = None  # TOML description of an uncatalogued env
+    td3: TD3Config = field(default_factory=TD3Config)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        return _build(cls, data, "config")
+
+
+def _preset_smoke() -> RunConfig:
+    # Every stage of a run, end to end, in about three minutes on a 2-core CPU.
+    return RunConfig(
+        env_id="InvertedPendulum-v5", preset="smoke", samples=2, iterations=2, steps=1_200,
+        final_steps=1_200, seeds=2, render_video=False,
+        td3=TD3Config(hidden_sizes=(64, 64), start_steps=400, batch_size=64),
+        eval=EvalConfig(every=300, episodes=2, last_k=3, goal_episodes=2),
+        llm=LLMConfig(max_tokens=400, analysis_max_tokens=120, repair_attempts=1),
+    )
+
+
+def _preset_quick() -> RunConfig:
+    # A meaningful run in about 15 minutes on a 2-core CPU.
+    return RunConfig(
+        preset="quick", samples=3, iterations=2, steps=12_000, final_steps=20_000, seeds=2,
+        td3=TD3Config(start_steps=3_000),
+        eval=EvalConfig(every=2_000, episodes=3, last_k=3, goal_episodes=10),
+    )
+
+
+def _preset_paper() -> RunConfig:
+    return RunConfig(preset="paper")
+
+
+PRESETS = {"smoke": _preset_smoke, "quick": _preset_quick, "paper": _preset_paper}
+
+
+def preset(name: str) -> RunConfig:
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise BadInput(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}") from None
+
+
+def load_toml(path: str | Path, base: RunConfig | None = None) -> RunConfig:
+    """Overlay a TOML file on `base` (or on the preset the file names, default quick)."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise BadInput(f"config file not found: {p}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BadInput(f"cannot read config file {p}: {exc}") from None
+    start = base or preset(str(data.get("preset", "quick")))
+    merged = _deep_merge(start.to_dict(), data)
+    return _build(RunConfig, merged, str(p))
+
+
+def save_toml(config: RunConfig, path: str | Path) -> None:
+    Path(path).write_text(tomli_w.dumps(config.to_dict()))
+
+
+def with_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
+    """Apply flat overrides; dotted keys reach nested sections (e.g. 'llm.temperature'). None is skipped."""
+    data = config.to_dict()
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        *parents, leaf = key.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return _build(RunConfig, data, "overrides")
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
+    # TOML has no null: leave unset optional values out.
+    return {k: (_drop_none(v) if isinstance(v, dict) else v) for k, v in data.items() if v is not None}
+
+
+def _build(cls: type, data: dict[str, Any], origin: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise BadInput(f"{origin}: unknown setting(s) {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        f = fields[name]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if dataclasses.is_dataclass(default):
+            if not isinstance(value, dict):
+                raise BadInput(f"{origin}: [{name}] must be a table")
+            kwargs[name] = _build(type(default), value, origin)
+        elif isinstance(default, tuple):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = _coerce(value, default, f"{origin}: {name}")
+    config = cls(**kwargs)
+    if cls is RunConfig:
+        validate(config)
+    return config
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    if default is None or value is None:
+        return value
+    expected = type(default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise BadInput(f"{where} must be {expected.__name__}, got {value!r}")
+    return value
+
+
+def validate(config: RunConfig) -> None:
+    positive = {
+        "samples": config.samples, "iterations": config.iterations, "steps": config.steps,
+        "final_steps": config.final_steps, "seeds": config.seeds,
+        "eval.every": config.eval.every, "eval.episodes": config.eval.episodes,
+        "eval.last_k": config.eval.last_k, "td3.batch_size": config.td3.batch_size,
+    }
+    for name, value in positive.items():
+        if value < 1:
+            raise BadInput(f"{name} must be at least 1, got {value}")
+    if config.workers < 0:
+        raise BadInput(f"workers must be 0 (auto) or more, got {config.workers}")
+    if config.llm.constrain not in ("auto", "on", "off"):
+        raise BadInput(f"llm.constrain must be auto, on or off, got {config.llm.constrain!r}")
+    if not 0.0 <= config.llm.temperature <= 5.0:
+        raise BadInput(f"llm.temperature must be within [0, 5], got {config.llm.temperature}")
+    if not 0.0 < config.llm.top_p <= 1.0:
+        raise BadInput(f"llm.top_p must be within (0, 1], got {config.llm.top_p}")

@@ -1,0 +1,1 @@
+"""lesr_local.envs"""

@@ -1,0 +1,1 @@
+"""The LESR search loop, its events and its executors."""
