@@ -24,8 +24,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel setuptools
 	# torch first, pinned, so nothing later pulls the multi-gigabyte CUDA build by accident.
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_PIP_ARGS)
-	# llama-cpp-python builds from source (~13 min on 2 cores the first time; pip caches the wheel).
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "lesr-local: installing; llama-cpp-python builds from source the first time (~13 min on 2 cores, then cached)"
+	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
 	$(BIN)/lesr models prepare
 	@touch $(STAMP)
 
