@@ -1,0 +1,268 @@
+"""Prompts for the LESR loop, in our own words: initial, feedback (analysis turn), next iteration.
+
+All three carry the task, one line per state dim, and the candidate contract. The prompts are written
+for weak base models too: exact signatures, the state size D, `updated_s[D:]` named as the extra dims
+the reward must use, and an assistant prefix (`CANDIDATE_CODE_PREFIX`) that starts the code block.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+SYSTEM_PROMPT = (
+    "You are an expert in reinforcement learning and robotics. You write short, correct Python "
+    "functions that compute task-related state features and an intrinsic reward with numpy."
+)
+
+CANDIDATE_CODE_PREFIX = "```python\nimport numpy as np\n\n\ndef revise_state(s):\n"
+
+ROBOT_GUIDANCE = (
+    "This is a robotics task. Think in two steps: first, features that help the agent "
+    "coordinate its own body (posture, joint velocities, balance, contact); second, features that relate "
+    "the body to the goal or object (offsets, distances, directions to the target). The intrinsic reward should "
+    "favour stable body control first and progress towards the goal second."
+)
+
+
+class _Dim(Protocol):
+    index: int
+    description: str
+    unit: str
+
+
+class EnvLike(Protocol):
+    """What the prompts need from `lesr_local.envs.EnvInfo`."""
+
+    env_id: str
+    state_dim: int
+    dims: Sequence[Any]
+    task: str
+    metric: str
+    goal_based: bool
+
+
+@dataclass
+class CandidateFeedback:
+    candidate_id: str
+    iteration: int
+    code: str
+    score: float | None
+    lipschitz: list[float] | None  # one per dim of revise_state(s)
+    status: str  # finished | failed | rejected
+    reason: str | None = None
+
+
+# ----------------------------------------------------------------------------------------------
+# pieces
+
+
+def describe_state(env: EnvLike) -> str:
+    lines = [f"The state s is a 1-D numpy array of {env.state_dim} numbers (D = {env.state_dim}):"]
+    for dim in env.dims:
+        unit = f" [{dim.unit}]" if getattr(dim, "unit", "") else ""
+        lines.append(f"- s[{dim.index}]: {dim.description}{unit}")
+    return "\n".join(lines)
+
+
+def _metric_text(env: EnvLike) -> str:
+    if env.metric == "success_rate":
+        return "the success rate over evaluation episodes (0 to 1, higher is better)"
+    return "the mean episode return of the last evaluations (higher is better)"
+
+
+def contract(env: EnvLike) -> str:
+    d = env.state_dim
+    a, b = (0, 1) if d > 1 else (0, 0)
+    return "\n".join([
+        "Write exactly two Python functions:",
+        f"- revise_state(s): s is a numpy array of shape ({d},), the state above. Compute new "
+        "task-related features from s and return np.concatenate([s, extra]), where extra is a 1-D "
+        "array of at least one new feature.",
+        f"- intrinsic_reward(updated_s): updated_s = revise_state(s), so updated_s[:{d}] is s and "
+        f"updated_s[{d}:] are your new features. Return one float in [-100, 100] computed from the "
+        f"new features updated_s[{d}:].",
+        "",
+        "Rules:",
+        "- Only `import numpy as np` and `import math` are allowed; no other imports, no classes, no "
+        "files, no printing, no randomness, no global variables.",
+        f"- The first {d} entries of the returned array must be s itself, unchanged; do not modify s in place.",
+        "- The output must have the same length for every state and contain only finite numbers: add a "
+        "small constant (1e-6) to denominators and clip before exp or log.",
+        "- Keep it fast: a few numpy operations, no long loops.",
+        "",
+        "The expected format (replace these placeholder features with better ones for this task):",
+        "```python",
+        "import numpy as np",
+        "",
+        "",
+        "def revise_state(s):",
+        f"    feature_1 = np.abs(s[{a}])",
+        f"    feature_2 = s[{a}] * s[{b}]",
+        "    return np.concatenate([s, np.array([feature_1, feature_2])])",
+        "",
+        "",
+        "def intrinsic_reward(updated_s):",
+        f"    return float(np.clip(updated_s[{d}] - 0.1 * updated_s[{d + 1}], -10.0, 10.0))",
+        "```",
+    ])
+
+
+ROBOTICS_FAMILIES = frozenset({"antmaze", "fetch", "adroit"})
+
+
+def is_robotics(env: EnvLike) -> bool:
+    """Gym-Robotics tasks (goal-based or manipulation) get the body-first, goal-second guidance."""
+    return bool(env.goal_based) or getattr(env, "family", "") in ROBOTICS_FAMILIES
+
+
+def _task_block(env: EnvLike) -> str:
+    parts = [f"Task ({env.env_id}): {env.task}"]
+    rule = getattr(env, "success_rule", None)
+    if rule:
+        parts.append(f"Success: {rule}")
+    parts += ["", describe_state(env)]
+    if is_robotics(env):
+        parts += ["", ROBOT_GUIDANCE]
+    return "\n".join(parts)
+
+
+def _fmt_score(score: float | None) -> str:
+    if score is None or (isinstance(score, float) and not math.isfinite(score)):
+        return "n/a"
+    return f"{score:.1f}" if abs(score) >= 10 else f"{score:.3g}"
+
+
+def _dim_label(env: EnvLike, index: int) -> str:
+    if index < env.state_dim:
+        dims = list(env.dims)
+        desc = dims[index].description if index < len(dims) else "state"
+        return f"s[{index}] {desc}"
+    return f"new feature updated_s[{index}]"
+
+
+def _lipschitz_lines(env: EnvLike, values: list[float] | None, extra_only: bool) -> str:
+    if not values:
+        return "Lipschitz constants: not available"
+    items = []
+    for i, value in enumerate(values):
+        if extra_only and i < env.state_dim:
+            continue
+        items.append(f"{_dim_label(env, i)}: {value:.3g}")
+    if extra_only:
+        source = sorted(range(min(env.state_dim, len(values))), key=lambda i: -values[i])[:3]
+        top = ", ".join(f"s[{i}] {values[i]:.3g}" for i in source)
+        head = f"Lipschitz constants of the new features (largest source dims: {top}):"
+    else:
+        head = "Lipschitz constant of the extrinsic reward along each dim of updated_s:"
+    return head + "\n" + "\n".join(f"  {item}" for item in items)
+
+
+def _candidate_block(env: EnvLike, fb: CandidateFeedback, extra_only: bool, best: bool = False) -> str:
+    if fb.status != "finished":
+        why = fb.reason or "no reason recorded"
+        return f"### Candidate {fb.candidate_id} (iteration {fb.iteration}): {fb.status}: {why}"
+    tag = " (best so far)" if best else ""
+    return "\n".join([
+        f"### Candidate {fb.candidate_id} (iteration {fb.iteration}), score {_fmt_score(fb.score)}{tag}",
+        "```python", fb.code.strip(), "```",
+        _lipschitz_lines(env, fb.lipschitz, extra_only),
+    ])
+
+
+def best_candidate(history: Sequence[CandidateFeedback]) -> CandidateFeedback | None:
+    finished = [h for h in history if h.status == "finished" and h.score is not None
+                and math.isfinite(h.score)]
+    return max(finished, key=lambda h: h.score) if finished else None  # type: ignore[arg-type, return-value]
+
+
+# ----------------------------------------------------------------------------------------------
+# the three prompts
+
+
+def initial_prompt(env: EnvLike) -> str:
+    return "\n".join([
+        _task_block(env), "",
+        "Goal: help a reinforcement learning agent (TD3) learn this task faster by giving it extra "
+        "task-related state features, and an intrinsic reward built on those features.", "",
+        contract(env), "",
+        "Reply with one Python code block that defines both functions.",
+    ])
+
+
+def feedback_prompt(env: EnvLike, results: list[CandidateFeedback], baseline_score: float | None) -> str:
+    baseline = (f"The same agent trained on the raw state scored {_fmt_score(baseline_score)}."
+                if baseline_score is not None else "")
+    blocks = [_candidate_block(env, fb, extra_only=False) for fb in results]
+    return "\n".join([
+        _task_block(env), "",
+        f"Each candidate below was trained with TD3 for the same number of steps. Score = {_metric_text(env)}. "
+        + baseline,
+        "For every dim of updated_s we also measured the Lipschitz constant of the extrinsic reward "
+        "along that dim: a large value means the reward changes sharply with that dim, so the dim is "
+        "closely tied to the reward; a small value means the dim says little about the reward.", "",
+        *blocks, "",
+        "Analyse these results. Which new features seem to help and which do not, judging by the scores "
+        "and the Lipschitz constants? Why did the best candidate do better? What should the next "
+        "candidates change or add? Answer in a few short bullet points, without code.",
+    ])
+
+
+def iteration_prompt(env: EnvLike, history: list[CandidateFeedback], analysis: str,
+                     fits: Callable[[str], bool]) -> tuple[str, list[str]]:
+    """The next-iteration prompt and the ids of history entries left out to fit the context.
+
+    Dropped first: failed/rejected entries, then the oldest finished ones; the best candidate and the
+    most recent entries are kept longest. The prompt says what was left out.
+    """
+    best = best_candidate(history)
+    kept = list(history)
+    dropped: list[str] = []
+    order = [h for h in history if h.status != "finished"] + [
+        h for h in history if h.status == "finished" and h is not best]
+    analysis_text = analysis.strip()
+    prompt = _iteration_text(env, kept, best, analysis_text, dropped)
+    for entry in order:
+        if fits(prompt):
+            return prompt, dropped
+        kept.remove(entry)
+        dropped.append(entry.candidate_id)
+        prompt = _iteration_text(env, kept, best, analysis_text, dropped)
+    while not fits(prompt) and len(analysis_text) > 200:
+        analysis_text = analysis_text[: len(analysis_text) // 2].rstrip() + " ..."
+        prompt = _iteration_text(env, kept, best, analysis_text, dropped)
+    return prompt, dropped
+
+
+def _iteration_text(env: EnvLike, kept: list[CandidateFeedback], best: CandidateFeedback | None,
+                    analysis: str, dropped: list[str]) -> str:
+    shown = sorted(kept, key=lambda h: (h is not best, -h.iteration))
+    blocks = [_candidate_block(env, fb, extra_only=True, best=fb is best) for fb in shown]
+    lines = [
+        _task_block(env), "",
+        f"Earlier candidates and their scores (score = {_metric_text(env)}; best first, then newest):", "",
+        *blocks,
+    ]
+    if dropped:
+        lines += ["", f"({len(dropped)} older candidate(s) left out to save space: {', '.join(dropped)}.)"]
+    if analysis:
+        lines += ["", "Your analysis of the latest results:", analysis]
+    lines += [
+        "", "Now write a new, improved candidate that builds on what worked and fixes what did not.", "",
+        contract(env), "",
+        "Reply with one Python code block that defines both functions.",
+    ]
+    return "\n".join(lines)
+
+
+def repair_prompt(prompt: str, code: str | None, reason: str) -> str:
+    """`prompt` again, plus the rejected attempt and the one-line reason it was rejected."""
+    attempt = f"```python\n{code.strip()}\n```\n" if code else "(no Python code block was found)\n"
+    return "\n".join([
+        prompt, "",
+        "Your previous answer was rejected.", attempt.rstrip(),
+        f"Reason: {reason}",
+        "Write a corrected version that fixes exactly this problem and follows all the rules above.",
+    ])

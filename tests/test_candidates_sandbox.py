@@ -1,0 +1,180 @@
+"""The sandbox's own walls, tested in real subprocesses (apply_limits is irreversible).
+
+These prove what docs/ARCHITECTURE.md claims: after apply_limits, a worker cannot start processes,
+open network sockets or write files, while threads still work; and code executed in the stripped
+namespace (even code the AST policy would have refused) finds no open, no imports and no numpy I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROBE = textwrap.dedent("""
+    import json, os, socket, subprocess, sys, threading
+    sys.path.insert(0, {root!r})
+    import numpy as np
+    from lesr_local.candidates.sandbox import SandboxLimits, apply_limits
+    report = apply_limits(SandboxLimits({limits}))
+    out = {{"report": {{"seccomp": report.seccomp, "netns": report.network_namespace,
+                        "read_only": report.read_only_fs, "rlimits": report.rlimits,
+                        "processes_blocked": report.processes_blocked, "network_cut": report.network_cut}}}}
+
+    def attempt(name, fn):
+        try:
+            fn()
+            out[name] = "allowed"
+        except OSError as exc:
+            out[name] = "blocked:" + str(exc.errno)
+
+    done = []
+    t = threading.Thread(target=lambda: done.append(float(np.linalg.norm(np.ones(4)))))
+    t.start(); t.join()
+    out["thread"] = done == [2.0]
+    attempt("fork", lambda: os._exit(0) if os.fork() == 0 else os.wait())
+    attempt("spawn", lambda: subprocess.run(["/bin/true"], check=True))
+    attempt("inet", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).close())
+    attempt("inet6", lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).close())
+    attempt("unix", lambda: socket.socket(socket.AF_UNIX).close())
+    attempt("create", lambda: open({canary!r}, "w").close())
+    attempt("mkdir", lambda: os.mkdir({canary!r} + ".d"))
+    attempt("read", lambda: open({readable!r}).read())
+    try:
+        big = np.zeros(3 * 1024 ** 3 // 8)  # calloc: address space only, no page is touched
+        del big
+        out["big_alloc"] = "allowed"
+    except MemoryError:
+        out["big_alloc"] = "MemoryError"
+    sys.stdout.write(json.dumps(out) + "\\n")
+""")
+
+
+def _probe(tmp_path: Path, limits: str = "") -> dict:
+    canary = tmp_path / "canary.txt"
+    script = PROBE.format(root=str(ROOT), limits=limits, canary=str(canary), readable=__file__)
+    proc = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env={"OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="seccomp and namespaces are Linux features")
+def test_default_limits_lock_the_worker_down(tmp_path: Path) -> None:
+    out = _probe(tmp_path)
+    report = out["report"]
+    assert report["seccomp"] and report["read_only"] and report["processes_blocked"] and report["network_cut"]
+    assert report["rlimits"]["RLIMIT_AS"] == 1024 * 1024 * 1024
+    assert report["rlimits"]["RLIMIT_FSIZE"] == 0 and report["rlimits"]["RLIMIT_CORE"] == 0
+    assert "RLIMIT_CPU" in report["rlimits"] and report["rlimits"]["RLIMIT_NOFILE"] == 64
+    if os.geteuid() == 0:
+        assert report["netns"]  # root may unshare a fresh, empty network namespace
+    assert out["thread"] is True  # threads are not processes: they still work
+    assert out["fork"] == "blocked:1" and out["spawn"] == "blocked:1"
+    assert out["inet"] == "blocked:97" and out["inet6"] == "blocked:97"
+    assert out["unix"] == "allowed"
+    assert out["create"] == "blocked:30" and out["mkdir"] == "blocked:30"
+    assert out["read"] == "allowed"
+    assert out["big_alloc"] == "MemoryError"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="seccomp and namespaces are Linux features")
+def test_training_style_limits_keep_files_and_memory(tmp_path: Path) -> None:
+    # What the training worker passes: no address-space cap, checkpoints allowed, no processes.
+    out = _probe(tmp_path, "address_space_mb=None, file_size_mb=None, read_only_fs=False, open_files=None")
+    assert out["report"]["seccomp"] and not out["report"]["read_only"]
+    assert out["create"] == "allowed" and out["mkdir"] == "allowed"
+    assert out["fork"] == "blocked:1" and out["inet"] == "blocked:97" and out["thread"] is True
+    assert out["big_alloc"] == "allowed"
+
+
+BYPASS = textwrap.dedent("""
+    import json, sys
+    sys.path.insert(0, {root!r})
+    from lesr_local.candidates.sandbox import make_namespace
+    results = {{}}
+    snippets = {{
+        "open": "open('canary.txt', 'w')",
+        "import_os": "__import__('os')",
+        "import_stmt": "import os",
+        "import_numpy_lib": "__import__('numpy.lib', fromlist=['x'])",
+        "np_load": "np.load",
+        "np_save": "np.save",
+        "np_ctypeslib": "np.ctypeslib",
+        "np_random": "np.random",
+        "linalg_lapack": "np.linalg.lapack_lite",
+        "math_private": "math._x",
+        "set_np_attr": "np.sum = None",
+        "eval": "eval('1')",
+        "getattr": "getattr(np, 'load')",
+        "type": "type(1)",
+        "print": "print('hello from candidate')",
+        "np_sum": "np.sum([1, 2])",
+        "math_sqrt": "math.sqrt(4.0)",
+    }}
+    for key, code in snippets.items():
+        namespace = make_namespace()
+        try:
+            exec(compile(code, "<bypass>", "exec"), namespace)
+            results[key] = "ok"
+        except Exception as exc:
+            results[key] = type(exc).__name__
+    print(json.dumps(results))
+""")
+
+
+def test_stripped_namespace_holds_even_without_the_policy(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-I", "-c", BYPASS.format(root=str(ROOT))], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["open"] == "NameError" and out["eval"] == "NameError" and out["getattr"] == "NameError"
+    assert out["type"] == "NameError"
+    assert out["import_os"] == "ImportError" and out["import_stmt"] == "ImportError"
+    assert out["import_numpy_lib"] == "ImportError"
+    for key in ("np_load", "np_save", "np_ctypeslib", "np_random", "linalg_lapack", "math_private", "set_np_attr"):
+        assert out[key] == "AttributeError", key
+    assert out["print"] == "ok" and "hello" not in proc.stdout  # print is a no-op
+    assert out["np_sum"] == "ok" and out["math_sqrt"] == "ok"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_candidate_rejects_before_running(tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from lesr_local.candidates.sandbox import (
+            CandidateRejected, NotSandboxed, SandboxLimits, apply_limits, load_candidate)
+        try:
+            load_candidate("import numpy as np\\n")
+        except NotSandboxed:
+            print("refused outside the sandbox")
+        apply_limits(SandboxLimits())
+        try:
+            load_candidate("import os\\nos.mkdir('made_by_candidate')\\n")
+        except CandidateRejected as exc:
+            print("rejected:", exc)
+        f = load_candidate("import numpy as np\\nX = 2.0\\ndef revise_state(s):\\n    return np.append(s, X)\\n"
+                           "def intrinsic_reward(updated_s):\\n    return float(updated_s[-1])\\n")
+        print("value:", f.revise_state([1.0]).tolist(), f.intrinsic_reward(f.revise_state([1.0])))
+        try:
+            load_candidate("import numpy as np\\ndef revise_state(s):\\n    return s\\n"
+                           "def intrinsic_reward(u):\\n    return 0.0\\nraise ValueError('boom')\\n")
+        except CandidateRejected as exc:
+            print("module:", exc)
+    """)
+    proc = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert "refused outside the sandbox" in proc.stdout, proc.stderr
+    assert "rejected: line 1: `import os` is not allowed" in proc.stdout, proc.stderr
+    assert "value: [1.0, 2.0] 2.0" in proc.stdout
+    assert "module: running the module failed: ValueError: boom" in proc.stdout
+    assert list(tmp_path.iterdir()) == []
