@@ -51,9 +51,31 @@ def default_obs_keys(keys: list[str]) -> tuple[str, ...]:
     return tuple(preferred + sorted(k for k in keys if k not in preferred))
 
 
+_seen_mujoco_warnings: set[str] = set()
+
+
+def route_mujoco_warnings() -> None:
+    """Send MuJoCo's warnings to Python logging (once each) instead of MUJOCO_LOG.TXT in the cwd.
+
+    Without a handler MuJoCo appends every warning (e.g. gymnasium's deprecated `settotalmass`) to a
+    log file in whatever folder the user happens to be in.
+    """
+    import logging
+
+    import mujoco
+
+    def _warn(message: str) -> None:
+        if message not in _seen_mujoco_warnings:
+            _seen_mujoco_warnings.add(message)
+            logging.getLogger("lesr_local.mujoco").debug("MuJoCo: %s", message.strip())
+
+    mujoco.set_mju_user_warning(_warn)
+
+
 def make_from_plan(plan: MakePlan, seed: int | None = None, render_mode: str | None = None) -> gymnasium.Env:
     from lesr_local.envs.registry import ensure_registered
 
+    route_mujoco_warnings()
     if not ensure_registered(plan.gym_id):
         raise BadInput(f"gymnasium id {plan.gym_id!r} is not registered")
     try:
