@@ -1,0 +1,204 @@
+"""`lesr bench llm`: load time, prompt / generation speed, time to the first valid candidate, valid
+rate and the KV-cache prefix reuse across the K samples of one iteration (the real prompt of --env).
+
+Validity is the candidate-code checks (`candidates.checks.check_candidate`: policy + sandboxed
+semantic checks on real states) when that package is importable; otherwise it falls back to "the
+reply parses as Python" and says so in the output ("validity": "syntax-only").
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lesr_local.errors import BadInput
+
+GOAL_FIRST_VALID_S = 30.0
+GOAL_VALID_RATE = 0.9
+GOAL_SECOND_PROMPT_FRACTION = 0.10
+_FALLBACK_SYSTEM = "You write short, correct Python functions with numpy."
+
+
+@dataclass
+class _Sample:
+    index: int
+    seed: int
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    prompt_s: float
+    total_s: float
+    sample_s: float
+    grammar_fallbacks: int
+    finish: str
+    valid: bool
+    reason: str | None
+
+
+def run_llm_bench(args: argparse.Namespace) -> int:
+    from lesr_local.commands.common import home_from, print_json
+    from lesr_local.envs.catalogue import get_env_info
+    from lesr_local.llm.client import GenerationParams, LLMClient
+    from lesr_local.llm.discovery import resolve_model
+    from lesr_local.llm.grammar import candidate_grammar, use_grammar
+
+    home_from(args)  # an unwritable workspace is bad input here as everywhere (nothing written yet)
+    if args.samples < 1:
+        raise BadInput(f"--samples must be at least 1, got {args.samples}")
+    if args.max_tokens < 1:
+        raise BadInput(f"--max-tokens must be at least 1, got {args.max_tokens}")
+    model = resolve_model(args.model)
+    env = get_env_info(args.env)
+    constrained = use_grammar(args.constrain, model)
+    system, user, prefix, prompt_source = _prompt_parts(env, constrained)
+    validate, validity = _validator(env.env_id, prefix)
+    from lesr_local.llm.prompting import render_prompt
+
+    prompt = render_prompt(model, system, user, prefix)
+    grammar = candidate_grammar(env.state_dim) if constrained else None
+    stop = [] if constrained else ["```"]
+
+    client = LLMClient(model)
+    started = time.perf_counter()
+    client.start()
+    start_s = time.perf_counter() - started
+    samples: list[_Sample] = []
+    first_valid_s: float | None = None
+    try:
+        gen_started = time.perf_counter()
+        for i in range(args.samples):
+            params = GenerationParams(max_tokens=args.max_tokens, seed=args.seed + i, grammar=grammar, stop=stop)
+            gen = client.generate(prompt, params)
+            valid, reason = validate(gen.text)
+            if valid and first_valid_s is None:
+                first_valid_s = time.perf_counter() - gen_started
+            samples.append(_Sample(
+                index=i, seed=gen.seed, prompt_tokens=gen.prompt_tokens, cached_tokens=gen.prompt_cached_tokens,
+                completion_tokens=gen.completion_tokens, prompt_s=gen.prompt_seconds, total_s=gen.seconds,
+                sample_s=gen.sample_seconds, grammar_fallbacks=gen.grammar_fallbacks, finish=gen.finish_reason,
+                valid=valid, reason=reason,
+            ))
+    finally:
+        client.close()
+
+    report = _report(args, model, env.env_id, client, start_s, samples, first_valid_s, validity,
+                     constrained, prompt_source)
+    if args.json:
+        print_json(report)
+    else:
+        _print_text(report)
+    return 0
+
+
+def _prompt_parts(env: Any, constrained: bool) -> tuple[str, str, str, str]:
+    """(system, user message, assistant prefix, where the prompt came from)."""
+    try:
+        from lesr_local.candidates.prompts import SYSTEM_PROMPT, initial_prompt
+        from lesr_local.candidates.repair import code_prefix
+    except ImportError:
+        # The candidate-code package is not installed here: a plain prompt with the same contract.
+        dims = "\n".join(f"- s[{d.index}]: {d.description} [{d.unit}]" for d in env.dims)
+        user = (f"Task ({env.env_id}): {env.task}\nThe state s has {env.state_dim} values:\n{dims}\n"
+                "Write revise_state(s) returning np.concatenate([s, extra]) and intrinsic_reward(updated_s) "
+                f"returning a float computed from updated_s[{env.state_dim}:].")
+        return _FALLBACK_SYSTEM, user, "```python\n", "builtin"
+
+    class _Params:  # code_prefix only looks at .grammar
+        grammar = "on" if constrained else None
+
+    return SYSTEM_PROMPT, initial_prompt(env), code_prefix(_Params()), "candidates.prompts.initial_prompt"
+
+
+def _validator(env_id: str, prefix: str) -> tuple[Callable[[str], tuple[bool, str | None]], str]:
+    try:
+        from lesr_local.candidates.checks import check_candidate
+        from lesr_local.candidates.extract import extract_code
+    except ImportError:
+        def syntax_only(reply: str) -> tuple[bool, str | None]:
+            code = _strip_fence(prefix + reply)
+            try:
+                ast.parse(code)
+            except SyntaxError as exc:
+                return False, f"syntax error on line {exc.lineno}: {exc.msg}"
+            return True, None
+
+        return syntax_only, "syntax-only"
+
+    def full_check(reply: str) -> tuple[bool, str | None]:
+        code = extract_code(reply, prefix)
+        if code is None:
+            return False, "no code found in the reply"
+        result = check_candidate(code, env_id)
+        return bool(result.valid), result.reason
+
+    return full_check, "candidate-checks"
+
+
+def _strip_fence(text: str) -> str:
+    body = text.split("```python\n", 1)[-1]
+    return body.split("```", 1)[0]
+
+
+def _report(
+    args: argparse.Namespace, model: Any, env_id: str, client: Any, start_s: float, samples: list[_Sample],
+    first_valid_s: float | None, validity: str, constrained: bool, prompt_source: str,
+) -> dict[str, Any]:
+    first = samples[0]
+    evaluated = first.prompt_tokens - first.cached_tokens
+    prompt_tps = evaluated / first.prompt_s if first.prompt_s > 0 else None
+    gen_tokens = sum(s.completion_tokens for s in samples)
+    gen_time = sum(s.total_s - s.prompt_s for s in samples)
+    later = [s.prompt_s for s in samples[1:]]
+    reuse = first.prompt_s / statistics.mean(later) if later and statistics.mean(later) > 0 else None
+    second_fraction = samples[1].prompt_s / first.prompt_s if len(samples) > 1 and first.prompt_s > 0 else None
+    valid_rate = sum(s.valid for s in samples) / len(samples)
+    return {
+        "model": model.name, "model_path": str(model.path), "env": env_id, "samples": len(samples),
+        "max_tokens": args.max_tokens, "constrained": constrained, "prompt_source": prompt_source,
+        "validity": validity,
+        "time_to_first_valid_note": (
+            "from the start of the first generation to the first reply that passes "
+            + ("the candidate checks (policy + sandboxed semantic checks)" if validity == "candidate-checks"
+               else "ast.parse only (candidate checks not importable)")
+        ),
+        "n_ctx": client.n_ctx, "n_threads": client.n_threads,
+        "gpu_offload": bool(client.runtime_info.get("gpu_offload")), "safe_mode": client.safe_mode,
+        "load_s": _r(client.runtime_info.get("load_seconds")), "start_s": _r(start_s),
+        "prompt_tokens": first.prompt_tokens,
+        "prompt_tok_per_s": _r(prompt_tps), "gen_tok_per_s": _r(gen_tokens / gen_time if gen_time > 0 else None),
+        "time_to_first_valid_s": _r(first_valid_s), "valid_rate": round(valid_rate, 3),
+        "prefix_reuse_speedup": _r(reuse), "second_prompt_fraction": _r(second_fraction, 4),
+        "mean_completion_tokens": round(gen_tokens / len(samples), 1),
+        "sampling_s_total": _r(sum(s.sample_s for s in samples)),
+        "grammar_fallbacks_total": sum(s.grammar_fallbacks for s in samples),
+        "goals": {
+            "time_to_first_valid_le_30s": first_valid_s is not None and first_valid_s <= GOAL_FIRST_VALID_S,
+            "valid_rate_ge_0_9": valid_rate >= GOAL_VALID_RATE,
+            "second_prompt_le_10pct": second_fraction is not None and second_fraction <= GOAL_SECOND_PROMPT_FRACTION,
+        },
+        "per_sample": [
+            {"seed": s.seed, "completion_tokens": s.completion_tokens, "prompt_s": _r(s.prompt_s, 4),
+             "cached_tokens": s.cached_tokens, "total_s": _r(s.total_s), "finish": s.finish, "valid": s.valid,
+             "reason": s.reason}
+            for s in samples
+        ],
+    }
+
+
+def _r(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _print_text(report: dict[str, Any]) -> None:
+    print(f"model {report['model']} on {report['env']} ({report['samples']} samples, "
+          f"{'grammar on' if report['constrained'] else 'grammar off'}, validity: {report['validity']})")
+    for key in ("load_s", "prompt_tok_per_s", "gen_tok_per_s", "time_to_first_valid_s", "valid_rate",
+                "prefix_reuse_speedup", "second_prompt_fraction"):
+        print(f"  {key:24s} {report[key]}")
+    for goal, met in report["goals"].items():
+        print(f"  goal {goal:30s} {'met' if met else 'NOT met'}")
