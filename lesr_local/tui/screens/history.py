@@ -1,0 +1,116 @@
+"""History: every run in the workspace's store, newest first; open one, or resume a stopped one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from lesr_local.errors import LesrError
+from lesr_local.tui.format import fmt_delta, fmt_score, fmt_time, status_text
+
+if TYPE_CHECKING:
+    from lesr_local.tui.app import LesrApp
+
+RESUMABLE = ("interrupted", "failed", "running")
+
+
+class HistoryScreen(Screen[None]):
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=True, priority=False),
+        Binding("r", "resume", "Resume"),
+        Binding("f5", "refresh", "Refresh"),
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[Any] = []
+
+    @property
+    def lesr_app(self) -> LesrApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("History", classes="screen-title")
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="history-hint", classes="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#runs-table", DataTable)
+        for key, label in (("run", "Run"), ("env", "Env"), ("status", "Status"), ("best", "Best"),
+                           ("delta", "Δ"), ("baseline", "Baseline"), ("created", "Created"), ("preset", "Preset")):
+            table.add_column(label, key=key)
+        self.action_refresh()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        table = self.query_one("#runs-table", DataTable)
+        hint = self.query_one("#history-hint", Static)
+        try:
+            self.runs = self.lesr_app.store.list_runs()
+        except LesrError as exc:
+            hint.update(Text(str(exc), style="red"))
+            return
+        cursor = table.cursor_row
+        table.clear()
+        for run in self.runs:
+            status = run.status
+            if status == "running" and not self.lesr_app.is_live(run.run_id) and not _alive(run.owner_pid):
+                status = "interrupted"
+            table.add_row(
+                run.run_id, run.env_id, status_text(status), Text(fmt_score(run.best_score), justify="right"),
+                fmt_delta(run.best_score, run.baseline_score), Text(fmt_score(run.baseline_score), justify="right"),
+                fmt_time(run.created), run.preset, key=run.run_id,
+            )
+        if self.runs:
+            table.move_cursor(row=min(cursor, len(self.runs) - 1))
+            hint.update("enter open · r resume a stopped run · f5 refresh · esc back")
+        else:
+            hint.update("No runs yet. Start one from New run (esc, then n) or with `lesr run`.")
+
+    def _selected(self) -> Any | None:
+        table = self.query_one("#runs-table", DataTable)
+        if not self.runs or table.cursor_row < 0 or table.cursor_row >= len(self.runs):
+            return None
+        return self.runs[table.cursor_row]
+
+    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        run = self._selected()
+        if run is not None:
+            from lesr_local.tui.screens.run_detail import RunDetailScreen
+
+            self.app.push_screen(RunDetailScreen(run.run_id))
+
+    def action_resume(self) -> None:
+        run = self._selected()
+        if run is not None:
+            self.lesr_app.resume_run(run.run_id)
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether the process that last drove a 'running' run still exists (else it was killed)."""
+    if not pid:
+        return False
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

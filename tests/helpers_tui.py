@@ -1,0 +1,114 @@
+"""Helpers for the app's tests: a run written into a real store, real engine events for a live screen."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from lesr_local.search import events as ev
+from lesr_local.store.db import Store
+
+CODE = '''import numpy as np
+
+def revise_state(s):
+    tip_speed = s[2] * s[3]
+    return np.concatenate([s, [tip_speed, abs(s[1])]])
+
+def intrinsic_reward(updated_s):
+    return -abs(float(updated_s[5]))
+'''
+
+RUN_ID = "r-tui-0001"
+
+
+def make_finished_run(home: Path, run_id: str = RUN_ID, status: str = "finished") -> str:
+    """A small but complete run (baseline, two search candidates, final evaluation) in the real store."""
+    store = Store(home)
+    config = {"env_id": "InvertedPendulum-v5", "preset": "smoke", "samples": 2, "iterations": 1,
+              "steps": 1200, "seeds": 2}
+    store.create_run(run_id, "InvertedPendulum-v5", "smoke", config)
+    store.start_iteration(run_id, 0)
+    store.add_candidate(run_id, "baseline", kind="baseline", seed=0, total_steps=1200)
+    store.mark_running(run_id, "baseline")
+    store.finish_candidate(run_id, "baseline", score=20.0, curve=[(300, 8.0), (600, 14.0), (1200, 20.0)],
+                           lipschitz=None, dim_names=None, steps=1200, seconds=12.0, steps_per_s=100.0,
+                           policy_path=None)
+    store.add_candidate(run_id, "i0-k0", kind="search", seed=0, total_steps=1200, iteration=0, sample=0,
+                        code=CODE, extra_dims=2)
+    store.mark_running(run_id, "i0-k0")
+    store.finish_candidate(
+        run_id, "i0-k0", score=25.0, curve=[(300, 9.0), (600, 18.0), (1200, 25.0)],
+        lipschitz=[0.5, 1.5, 0.25, 0.75, 2.0, 1.0],
+        dim_names=["cart position", "pole angle", "cart velocity", "pole angular velocity", "tip speed",
+                   "abs angle"],
+        steps=1200, seconds=14.0, steps_per_s=90.0, policy_path=None,
+    )
+    store.add_candidate(run_id, "i0-k1", kind="search", seed=0, total_steps=1200, iteration=0, sample=1,
+                        code="def revise_state(s):\n    return s\n", status="rejected",
+                        reason="intrinsic_reward is missing")
+    store.fail_candidate(run_id, "i0-k1", "intrinsic_reward is missing", status="rejected")
+    store.record_llm_call(run_id, "i0-k0-a0", purpose="candidate", iteration=0, sample=0, attempt=0,
+                          prompt="...", reply="Here is the module:\n" + CODE, prompt_tokens=300,
+                          completion_tokens=120, seconds=3.0, finish_reason="stop")
+    store.finish_iteration(run_id, 0, "The tip speed feature helps: keep it and add the pole's energy.", [])
+    summary = {
+        "run_id": run_id, "status": status, "final": {
+            "best": {"mean": 26.0, "std": 1.0, "seeds": 2}, "baseline": {"mean": 20.0, "std": 2.0, "seeds": 2},
+            "improvement": 0.3},
+        "total_env_steps": 8400, "video_path": None,
+    }
+    store.set_run_summary(run_id, summary, "i0-k0", 25.0, 20.0)
+    store.set_run_status(run_id, status, None if status == "finished" else "interrupted by the user")
+    store.close()
+    return run_id
+
+
+def live_events(run_id: str = "r-live-0001") -> list[ev.Event]:
+    """What the engine emits for one short iteration, token by token."""
+    out: list[ev.Event] = [
+        ev.RunStarted(run_id, env_id="InvertedPendulum-v5", config={"iterations": 1, "samples": 1}),
+        ev.IterationStarted(run_id, iteration=0, iterations=1),
+        ev.TrainingStarted(run_id, candidate_id="baseline", total_steps=1200, seed=0),
+        ev.LLMStarted(run_id, purpose="candidate", iteration=0, sample=0, prompt_tokens=250),
+    ]
+    out += [ev.LLMToken(run_id, purpose="candidate", iteration=0, sample=0, text=piece)
+            for piece in ["def ", "revise_state", "(s):", "\n    ", "return s"]]
+    out += [
+        ev.LLMFinished(run_id, purpose="candidate", iteration=0, sample=0, prompt_tokens=250,
+                       completion_tokens=5, seconds=0.5, tokens_per_s=10.0),
+        ev.CandidateAccepted(run_id, candidate_id="i0-k0", iteration=0, sample=0, extra_dims=2),
+        ev.TrainingStarted(run_id, candidate_id="i0-k0", total_steps=1200, seed=0),
+        ev.TrainingProgress(run_id, candidate_id="i0-k0", step=600, total_steps=1200, steps_per_s=100.0,
+                            eta_s=6.0),
+        ev.EvaluationDone(run_id, candidate_id="baseline", step=600, value=10.0),
+        ev.EvaluationDone(run_id, candidate_id="i0-k0", step=600, value=12.0),
+        ev.TrainingFinished(run_id, candidate_id="baseline", status="finished", score=20.0, lipschitz=None),
+    ]
+    return out
+
+
+def async_test(func: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async Pilot test with asyncio.run (no pytest async plugin is installed)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(func(*args, **kwargs))
+
+    return wrapper
+
+
+def plain(widget: Any, width: int = 120) -> str:
+    """What a Static shows, as plain text (Text, Table and Syntax contents rendered by Rich)."""
+    import io
+
+    from rich.console import Console
+
+    content = widget.content
+    if isinstance(content, str):
+        return content
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(content)
+    return console.export_text()

@@ -1,0 +1,158 @@
+"""The Live run screen, driven by the engine's typed events through a RunSession's sink."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from textual.widgets import Input, RichLog, Static
+
+from lesr_local.config import preset
+from lesr_local.search import events as ev
+from lesr_local.tui.app import LesrApp
+from lesr_local.tui.screens.live_run import LiveRunScreen
+from lesr_local.tui.screens.main_menu import MainMenuScreen
+from lesr_local.tui.session import RunSession
+from lesr_local.tui.widgets.candidates_table import CandidatesTable
+from lesr_local.tui.widgets.charts import CurvesPlot
+from lesr_local.tui.widgets.llm_stream import LLMStream
+from tests.helpers_tui import async_test, live_events, plain
+
+
+def _session(app: LesrApp, home: Path) -> RunSession:
+    """A session whose events come from the test instead of an engine thread."""
+    session = RunSession(home, config=preset("smoke"))
+    app.sessions.append(session)
+    app.show_session(session)
+    return session
+
+
+@async_test
+async def test_events_fill_table_stream_curves_and_log(home: Path) -> None:
+    app = LesrApp(home, preview=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        session = _session(app, home)
+        await pilot.pause()
+        for event in live_events():
+            session.sink(event)
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert isinstance(screen, LiveRunScreen)
+        table = screen.query_one(CandidatesTable)
+        assert table.candidate_ids == ["baseline", "i0-k0"]
+        assert table.value("i0-k0", "status") == "running"
+        assert table.value("i0-k0", "step") == 600
+        assert table.value("baseline", "score") == 20.0
+        assert str(table.get_cell("i0-k0", "progress")).strip().endswith("50%")
+        stream = screen.query_one(LLMStream)
+        assert "def revise_state(s):" in "\n".join(stream.lines)
+        assert "    return s" in stream.lines
+        curves = screen.query_one(CurvesPlot)
+        assert curves.series == {"baseline": [(600, 10.0)], "i0-k0": [(600, 12.0)]}
+        await pilot.press("3")  # the Log tab (a RichLog lays out its lines once it is shown)
+        await pilot.pause(0.2)
+        log = screen.query_one("#log", RichLog)
+        log_text = "\n".join(line.text for line in log.lines)
+        assert "i0-k0 accepted" in log_text and "baseline finished, score 20.000" in log_text
+        status = plain(screen.query_one("#run-status", Static))
+        assert "r-live-0001" in status and "iteration 1/1" in status and "baseline 20.0" in status
+
+        # A later event touches only its row's cells.
+        session.sink(ev.TrainingFinished("r-live-0001", candidate_id="i0-k0", status="finished", score=25.0,
+                                         lipschitz=[1.0, 2.0]))
+        session.sink(ev.IterationFinished("r-live-0001", iteration=0, best_candidate_id="i0-k0", best_score=25.0))
+        await pilot.pause(0.2)
+        assert table.value("i0-k0", "score") == 25.0
+        assert str(table.get_cell("i0-k0", "delta")) == "+25.0%"
+        status = plain(screen.query_one("#run-status", Static))
+        assert "best i0-k0 25.0 (+25.0% vs baseline)" in status
+
+
+@async_test
+async def test_tokens_arrive_in_batches_and_typing_stays_responsive(home: Path) -> None:
+    """A producer thread streams 2000 tokens while the user types into the New run form."""
+    app = LesrApp(home, preview=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        session = _session(app, home)
+        await pilot.pause()
+        session.sink(ev.LLMStarted("r-1", purpose="candidate", iteration=0, sample=0, prompt_tokens=10))
+        writes: list[int] = []
+        stream = app.screen.query_one(LLMStream)
+        original = stream.feed
+        stream.feed = lambda text: (writes.append(len(text)), original(text))  # type: ignore[method-assign]
+
+        def produce() -> None:
+            for i in range(2000):
+                session.sink(ev.LLMToken("r-1", purpose="candidate", iteration=0, sample=0, text=f"t{i} "))
+                if i % 50 == 0:
+                    time.sleep(0.005)
+
+        producer = threading.Thread(target=produce)
+        started = time.monotonic()
+        producer.start()
+        await pilot.pause(0.3)  # some batches reach the live screen
+        await pilot.press("b")  # leave the run in the background; it keeps streaming
+        assert isinstance(app.screen, MainMenuScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        field = app.screen.query_one("#env-search", Input)
+        await pilot.press(*"walker")
+        assert field.value == "walker"
+        typed_in = time.monotonic() - started
+        producer.join()
+        await pilot.pause(0.3)
+        assert typed_in < 10
+        assert session.state.llm_text.count("t1999 ") == 1
+        await pilot.press("escape")
+        menu_text = "\n".join(str(o.prompt) for o in app.screen.query_one("#menu").options)
+        assert "Live run" in menu_text
+        await pilot.press("down", "down", "down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, LiveRunScreen)
+        reopened = app.screen.query_one(LLMStream)
+        assert "t1999" in "".join(reopened.lines)  # caught up from the session's state
+        assert writes and len(writes) < 2000  # the first screen got the tokens in batches
+
+
+@async_test
+async def test_cancel_key_sets_the_cancel_event(home: Path) -> None:
+    app = LesrApp(home, preview=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        session = _session(app, home)
+        await pilot.pause()
+        release = threading.Event()
+        session._thread = threading.Thread(target=release.wait)  # an engine stand-in that waits to be told
+        session._thread.start()
+        await pilot.pause()
+        await pilot.press("c")
+        assert session.cancel_event.is_set()
+        release.set()
+        session.sink(ev.RunFinished("r-1", status="interrupted", summary={}, reason="interrupted by the user"))
+        await pilot.pause(0.3)
+        assert session.exit_code == 130
+        assert "interrupted" in plain(app.screen.query_one("#run-status", Static))
+
+
+@async_test
+async def test_preview_shows_random_frames_before_any_policy(home: Path) -> None:
+    from lesr_local.render.frames import is_blank
+    from lesr_local.tui.widgets.frame_view import FrameView
+
+    app = LesrApp(home, preview=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        session = _session(app, home)
+        await pilot.pause()
+        session.sink(ev.RunStarted("r-preview", env_id="InvertedPendulum-v5", config={}))
+        view = app.screen.query_one(FrameView)
+        deadline = time.monotonic() + 90
+        while view.frame_count == 0 and time.monotonic() < deadline:
+            await pilot.pause(0.25)
+        assert view.frame_count > 1  # a short clip, played in a loop
+        assert view.current is not None and not is_blank(view.current)
+        caption = plain(app.screen.query_one("#preview-caption", Static))
+        assert "random actions" in caption
+        await pilot.press("p")
+        assert view.frame_count == 0  # preview off
