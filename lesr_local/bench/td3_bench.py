@@ -1,0 +1,164 @@
+"""`lesr bench td3`: env steps/s of our trainer (W concurrent workers) vs a reference-style loop.
+
+Both run the same env and step counts: a random warm-up of WARMUP_STEPS, then `--steps` training
+steps (one TD3 update per env step) with evaluations every EVAL_EVERY steps over EVAL_EPISODES
+episodes (the paper's ratio of evaluation to training steps). Only the training phase is timed.
+The reference runs alone in one process with all cores, once before and once after ours (A-B-A, so
+a drifting machine load biases neither side); ours runs W sandboxed training workers at once,
+threads split between them, and reports their aggregate rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import threading
+import time
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from lesr_local.config import EvalConfig, TD3Config
+from lesr_local.errors import BadInput, RunFailed
+
+WARMUP_STEPS = 1000
+EVAL_EVERY = 1000
+EVAL_EPISODES = 2
+
+
+def bench_configs() -> tuple[TD3Config, EvalConfig]:
+    td3 = TD3Config(start_steps=WARMUP_STEPS)
+    evaluation = EvalConfig(every=EVAL_EVERY, episodes=EVAL_EPISODES, last_k=10, goal_episodes=EVAL_EPISODES)
+    return td3, evaluation
+
+
+def run_td3_bench(args: argparse.Namespace) -> int:
+    from lesr_local.commands.common import print_json
+    from lesr_local.envs.make import make_env
+    from lesr_local.rl.device import cpu_count, resolve_device, threads_per_worker
+
+    if args.steps < 1 or args.workers < 1:
+        raise BadInput("--steps and --workers must be at least 1")
+    source = _read_features(args.features)
+    make_env(args.env).close()  # BadInput for an unknown env before anything is spawned
+    total = WARMUP_STEPS + args.steps
+    references: list[dict[str, Any]] = []
+    if not args.no_reference:  # A-B-A: reference before and after ours, so load drift cancels out
+        references.append(_run_reference_subprocess(args.env, total, source))
+    ours = _run_ours(args.env, total, source, args.workers)
+    if not args.no_reference:
+        references.append(_run_reference_subprocess(args.env, total, source))
+    failed = [r for r in ours if r.status != "finished"]
+    if failed:
+        raise RunFailed(f"benchmark training failed: {failed[0].reason}")
+    steps_per_s = sum(r.train_steps_per_s for r in ours)
+    payload: dict[str, Any] = {
+        "env": args.env, "steps": args.steps, "warmup_steps": WARMUP_STEPS, "workers": args.workers,
+        "steps_per_s": round(steps_per_s, 2),
+        "updates_per_s": round(sum(r.updates_per_s for r in ours), 2),
+        "per_worker_steps_per_s": [round(r.train_steps_per_s, 2) for r in ours],
+        "peak_rss_mb": round(max(r.peak_rss_mb for r in ours), 1),
+        "peak_rss_mb_total": round(sum(r.peak_rss_mb for r in ours), 1),
+        "reference_steps_per_s": None, "speedup": None,
+        "baseline": ("reference-style TD3+LESR loop (separate critics, float64 numpy 1M-row buffer, "
+                     "4 feature calls/step, cumulative Lipschitz, new eval env per evaluation) in 1 "
+                     f"process with {cpu_count()} torch threads, same env and steps, run once before and once "
+                     "after ours (mean of the two); speedup = our aggregate training-phase steps/s / "
+                     "the reference's"),
+        "eval": {"every": EVAL_EVERY, "episodes": EVAL_EPISODES},
+        "device": str(resolve_device("auto")),
+        "torch_threads": threads_per_worker(args.workers),
+        "features": args.features or "identity",
+    }
+    if references:
+        rates = [r["train_steps_per_s"] for r in references]
+        reference_rate = sum(rates) / len(rates)
+        payload["reference_steps_per_s"] = round(reference_rate, 2)
+        payload["reference_runs_steps_per_s"] = [round(r, 2) for r in rates]
+        payload["speedup"] = round(steps_per_s / max(reference_rate, 1e-9), 3)
+    payload["load_average_1m"] = round(os.getloadavg()[0], 2)
+    if args.json:
+        print_json(payload)
+    else:
+        for key, value in payload.items():
+            print(f"{key:24s} {value}")
+    return 0
+
+
+def _read_features(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise BadInput(f"cannot read features file {path}: {exc.strerror or exc}") from None
+
+
+def _run_ours(env_id: str, total: int, source: str | None, workers: int) -> list[Any]:
+    from lesr_local.rl.trainer import TrainSpec
+    from lesr_local.rl.worker import run_training
+
+    td3, evaluation = bench_configs()
+    results: list[Any] = [None] * workers
+
+    def one(i: int) -> None:
+        spec = TrainSpec(env_id=env_id, steps=total, seed=i, candidate_source=source, td3=td3,
+                         eval=evaluation, workers=workers)
+        results[i] = run_training(spec)
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _run_reference_subprocess(env_id: str, total: int, source: str | None) -> dict[str, Any]:
+    from lesr_local.rl.worker import set_thread_env
+
+    ctx = mp.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    set_thread_env()  # inherited by the child: the same OpenMP environment as our workers (fair)
+    proc = ctx.Process(target=_reference_main, args=(env_id, total, source, sender), daemon=True)
+    started = time.perf_counter()
+    proc.start()
+    sender.close()
+    try:
+        kind, payload = receiver.recv()
+    except EOFError:
+        kind, payload = "failed", f"reference worker died (exit code {proc.exitcode})"
+    proc.join(10)
+    if kind != "result":
+        raise RunFailed(f"reference benchmark failed: {payload}")
+    payload["wall_seconds"] = time.perf_counter() - started
+    return payload
+
+
+def _reference_main(env_id: str, total: int, source: str | None, conn: Connection) -> None:
+    try:
+        import numpy as np
+
+        from lesr_local.bench.td3_reference import run_reference
+        from lesr_local.rl.device import configure_threads, cpu_count
+        from lesr_local.rl.sandboxing import enter_training_sandbox
+        from lesr_local.rl.trainer import TrainSpec
+
+        configure_threads(cpu_count())
+        td3, evaluation = bench_configs()
+        enter_training_sandbox(TrainSpec(env_id=env_id, steps=1_000_000))
+        revise, intrinsic = (lambda s: s), (lambda fs: 0.0)
+        if source is not None:
+            from lesr_local.candidates.sandbox import load_candidate
+
+            funcs = load_candidate(source)
+            revise = lambda s: np.asarray(funcs.revise_state(s), dtype=np.float64)  # noqa: E731
+            intrinsic = lambda fs: float(funcs.intrinsic_reward(fs))  # noqa: E731
+        result = run_reference(env_id, total, 0, td3, evaluation, revise, intrinsic)
+        conn.send(("result", asdict(result)))
+    except BaseException as exc:  # noqa: BLE001 - report one line to the parent
+        conn.send(("failed", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"))
+    finally:
+        conn.close()

@@ -1,0 +1,165 @@
+"""`lesr train`: train TD3 once on the raw state or on a candidate module's features."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from lesr_local.cli import add_home_option
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train TD3 on the raw state or on a candidate's features")
+    add_home_option(parser)
+    parser.add_argument("--env", required=True, help="environment id, e.g. HalfCheetah-v5")
+    parser.add_argument("--features", default=None, metavar="FILE.py",
+                        help="candidate module with revise_state / intrinsic_reward (default: raw state)")
+    parser.add_argument("--steps", type=int, required=True, help="env steps to train")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", choices=["smoke", "quick", "paper"], default="quick",
+                        help="TD3 and evaluation settings to use (default: quick)")
+    parser.add_argument("--intrinsic-weight", type=float, default=None, help="w in r + w * G(F(s))")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="output folder for the policy and checkpoints (default: <home>/train/<timestamp>)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    parser.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from lesr_local.commands.common import home_from, print_json
+    from lesr_local.config import preset
+    from lesr_local.errors import BadInput, Interrupted, RunFailed
+    from lesr_local.rl.spec import TrainSpec
+    from lesr_local.rl.worker import run_training
+
+    if args.steps < 1:
+        raise BadInput(f"--steps must be at least 1, got {args.steps}")
+    source = _read_candidate(args.features)
+    env_id, state_dim, dim_names = _env_facts(args.env)
+    config = preset(args.preset)
+    td3, evaluation = config.td3, config.eval
+    if td3.start_steps >= args.steps:
+        td3.start_steps = max(1, args.steps // 5)
+        print(f"lesr: note: random warm-up shortened to {td3.start_steps} steps for a {args.steps}-step run",
+              file=sys.stderr)
+    out = Path(args.out) if args.out else home_from(args) / "train" / time.strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    if source is not None:
+        (out / "features.py").write_text(source)
+    weight = config.intrinsic_weight if args.intrinsic_weight is None else args.intrinsic_weight
+    spec = TrainSpec(
+        env_id=env_id, steps=args.steps, seed=args.seed, candidate_source=source, intrinsic_weight=weight,
+        td3=td3, eval=evaluation, checkpoint_dir=out / "checkpoint", checkpoint_every=max(1000, args.steps // 10),
+        device=args.device, policy_path=out / "policy.pt", workers=1,
+    )
+    cancel = threading.Event()
+    reporter = _Reporter(quiet=args.json)
+    try:
+        result = run_training(spec, reporter, cancel)
+    except KeyboardInterrupt:
+        cancel.set()
+        raise Interrupted(f"training interrupted; its checkpoint is in {out / 'checkpoint'}") from None
+    finally:
+        reporter.close()
+    if result.status != "finished":
+        reason = result.reason or result.status
+        if reason.startswith("candidate rejected:"):
+            raise BadInput(reason)
+        raise RunFailed(f"training failed: {reason}")
+    names = dim_names + [f"extra[{i}]" for i in range(max(0, result.feature_dim - len(dim_names)))]
+    if args.json:
+        print_json({
+            "env_id": env_id, "steps": result.steps, "seed": args.seed, "score": result.score,
+            "curve": [list(p) for p in result.curve], "lipschitz": result.lipschitz,
+            "feature_dim": result.feature_dim, "state_dim": state_dim, "policy_path": result.policy_path,
+            "steps_per_s": round(result.steps_per_s, 2), "updates_per_s": round(result.updates_per_s, 2),
+            "out": str(out),
+        })
+    else:
+        _print_summary(result, names[: result.feature_dim])
+    return 0
+
+
+def _read_candidate(path: str | None) -> str | None:
+    from lesr_local.candidates.policy import check_policy
+    from lesr_local.errors import BadInput
+
+    if path is None:
+        return None
+    try:
+        source = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read features file {path}: {exc}") from None
+    reason = check_policy(source)  # AST only: nothing of the candidate runs in this process
+    if reason is not None:
+        raise BadInput(f"candidate rejected: {reason}")
+    return source
+
+
+def _env_facts(env_id: str) -> tuple[str, int, list[str]]:
+    from lesr_local.envs.catalogue import get_env_info
+
+    info = get_env_info(env_id)  # BadInput naming close matches for an unknown id
+    return info.env_id, info.state_dim, [d.description for d in info.dims]
+
+
+class _Reporter:
+    """Progress on stderr (a rich status line + one line per evaluation); silent with --json."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._status: Any = None
+        if not quiet:
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+            self._status = self.console.status("starting the training worker ...")
+            self._status.start()
+
+    def __call__(self, progress: Any) -> None:
+        if self.quiet:
+            return
+        last = "" if progress.episode_return is None else f", last episode {progress.episode_return:.1f}"
+        self._status.update(f"step {progress.step}/{progress.total_steps} "
+                            f"({progress.steps_per_s:.0f} steps/s{last})")
+        if progress.evaluation is not None:
+            step, value = progress.evaluation
+            self.console.print(f"evaluation at step {step}: {value:.2f}")
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+
+def _print_summary(result: Any, names: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    curve = Table(title="evaluation curve", show_edge=False)
+    curve.add_column("step", justify="right")
+    curve.add_column("value", justify="right")
+    curve.add_column("")
+    values = [v for _, v in result.curve]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    for step, value in result.curve:
+        width = 0 if high == low else int(round(30 * (value - low) / (high - low)))
+        curve.add_row(str(step), f"{value:.2f}", "█" * max(width, 1))
+    console.print(curve)
+    score = "n/a" if result.score is None else f"{result.score:.2f}"
+    console.print(f"score (mean of the last evaluations): [bold]{score}[/bold]   "
+                  f"{result.steps_per_s:.1f} steps/s")
+    if result.lipschitz is not None:
+        lip = Table(title="Lipschitz constant per feature dim (vs extrinsic reward)", show_edge=False)
+        lip.add_column("dim", justify="right")
+        lip.add_column("meaning")
+        lip.add_column("L", justify="right")
+        for i, value in enumerate(result.lipschitz):
+            lip.add_row(str(i), names[i] if i < len(names) else "", f"{value:.3f}")
+        console.print(lip)
+    console.print(f"policy saved to {result.policy_path}")

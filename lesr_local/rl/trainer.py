@@ -1,0 +1,276 @@
+"""One TD3 training (runs INSIDE a worker process): env loop, evaluation, Lipschitz, checkpoints.
+
+Per env step F(s') is computed once and stored with the transition (the features of s come from the
+previous step), the stored reward is r + w * G(F(s')), and only a true termination cuts the
+bootstrap (a time-limit truncation does not). Checkpoints are taken at episode boundaries, so a
+resumed training restores the env RNG, resets, and continues exactly as if it had not stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lesr_local.rl.buffer import ReplayBuffer
+from lesr_local.rl.checkpoint import (
+    FileWriter,
+    has_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    write_atomic,
+)
+from lesr_local.rl.device import configure_threads, resolve_device
+from lesr_local.rl.evaluation import Evaluator
+from lesr_local.rl.features import CandidateError, Features
+from lesr_local.rl.lipschitz import LipschitzEMA, episode_lipschitz
+from lesr_local.rl.policy_io import PolicyMeta, save_policy
+from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, buffer_rows
+from lesr_local.rl.td3 import TD3
+
+PROGRESS_INTERVAL_S = 0.25  # at most 4 progress events per second (plus one per evaluation)
+
+__all__ = ["TrainProgress", "TrainResult", "TrainSpec", "Trainer", "train"]
+
+
+ProgressFn = Callable[[TrainProgress], None]
+
+
+def eval_episodes(spec: TrainSpec, metric: str) -> int:
+    return spec.eval.goal_episodes if metric == "success_rate" else spec.eval.episodes
+
+
+def env_metric(env_id: str, env_spec: str | None) -> str:
+    from lesr_local.envs.catalogue import get_env_info
+
+    try:
+        return get_env_info(env_id, env_spec).metric
+    except Exception:  # noqa: BLE001 - an uncatalogued env that cannot be described: plain returns
+        return "return"
+
+
+@dataclass
+class _Clock:
+    """Wall time of this session and of its training phase (after the random warm-up)."""
+
+    start: float = field(default_factory=time.perf_counter)
+    train_start: float | None = None
+    train_start_step: int = 0
+
+    def mark_training(self, step: int) -> None:
+        if self.train_start is None:
+            self.train_start, self.train_start_step = time.perf_counter(), step
+
+
+class Trainer:
+    def __init__(
+        self, spec: TrainSpec, features: Features, on_progress: ProgressFn | None = None,
+        writer: FileWriter = write_atomic,
+    ) -> None:
+        from lesr_local.envs.make import make_env
+
+        self.spec = spec
+        self.writer = writer
+        if spec.threads > 0:  # explicit; otherwise rl.worker has set cores // concurrent workers
+            configure_threads(spec.threads)
+        self.features = features
+        self.on_progress = on_progress
+        self.device = resolve_device(spec.device)
+        self.metric = env_metric(spec.env_id, spec.env_spec)
+        self.env = make_env(spec.env_id, seed=spec.seed, env_spec=spec.env_spec)
+        self.rng = np.random.default_rng(spec.seed)
+        torch.manual_seed(spec.seed)
+        space = self.env.action_space
+        self.act_low = np.asarray(space.low, dtype=np.float64)
+        self.act_high = np.asarray(space.high, dtype=np.float64)
+        self.act_dim = int(np.prod(space.shape))
+        self.obs_dim = int(np.prod(self.env.observation_space.shape))
+        # The candidate's first real state: F must work here before any training starts.
+        state, _ = self.env.reset()
+        self.feats = features.transform(state, "on the first state")
+        features.intrinsic(self.feats, "on the first state")
+        self.feature_dim = int(self.feats.shape[0])
+        self.agent = TD3(self.feature_dim, self.act_dim, self.act_low, self.act_high, spec.td3, self.device)
+        capacity = buffer_rows(spec)
+        self.buffer = ReplayBuffer(self.feature_dim, self.act_dim, capacity, self.device)
+        self.evaluator = Evaluator(spec.env_id, eval_episodes(spec, self.metric), spec.seed, features,
+                                   self.metric, spec.env_spec)
+        self.lipschitz = LipschitzEMA()
+        self.step = 0
+        self.episodes = 0
+        self.curve: list[tuple[int, float]] = []
+        self.last_return: float | None = None
+        self.last_checkpoint = 0
+        self.resumed_from = 0
+        self.prior_seconds = 0.0
+        self._session_start = time.perf_counter()
+        self._episode_feats: list[np.ndarray] = []
+        self._episode_rewards: list[float] = []
+        self._episode_return = 0.0
+        if has_checkpoint(spec.checkpoint_dir):
+            self._restore(load_checkpoint(spec.checkpoint_dir))  # type: ignore[arg-type]
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self, should_stop: Callable[[], bool] | None = None) -> TrainResult:
+        spec, cfg = self.spec, self.spec.td3
+        clock = _Clock()
+        start_step, start_updates = self.step, self.agent.updates
+        next_emit = 0.0
+        noise_scale = cfg.expl_noise * (self.act_high - self.act_low) / 2
+        w = spec.intrinsic_weight
+        try:
+            while self.step < spec.steps:
+                if should_stop is not None and should_stop():
+                    return self._result("cancelled", "stopped", clock, start_step, start_updates)
+                if self.step < cfg.start_steps:
+                    action = self.rng.uniform(self.act_low, self.act_high)
+                else:
+                    clock.mark_training(self.step)
+                    action = self.agent.act(self.feats) + self.rng.normal(0.0, noise_scale)
+                    action = np.clip(action, self.act_low, self.act_high)
+                state, reward, terminated, truncated, _ = self.env.step(action)
+                where = f"at step {self.step + 1}"
+                next_feats = self.features.transform(state, where)
+                stored = float(reward) + w * self.features.intrinsic(next_feats, where) if w else float(reward)
+                self.buffer.add(self.feats, action, stored, next_feats, bool(terminated))
+                self._episode_feats.append(next_feats)
+                self._episode_rewards.append(float(reward))
+                self._episode_return += float(reward)
+                self.feats = next_feats
+                self.step += 1
+                if self.step > cfg.start_steps and self.buffer.size >= cfg.batch_size:
+                    self.agent.update(self.buffer.sample(cfg.batch_size))
+                episode_over = terminated or truncated
+                if episode_over:
+                    self._end_episode()
+                evaluation = None
+                if self.step % spec.eval.every == 0 or self.step == spec.steps:  # always the final policy
+                    evaluation = (self.step, self.evaluator.run(self.agent.act, len(self.curve)))
+                    self.curve.append(evaluation)
+                if episode_over:  # after the evaluation, so a checkpoint includes it
+                    self._maybe_checkpoint()
+                    self._reset()
+                now = time.perf_counter()
+                if self.on_progress is not None and (evaluation is not None or now >= next_emit):
+                    next_emit = now + PROGRESS_INTERVAL_S
+                    rate = (self.step - start_step) / max(now - clock.start, 1e-9)
+                    self.on_progress(TrainProgress(self.step, spec.steps, rate, self.last_return, evaluation))
+        except CandidateError as exc:
+            return self._result("failed", str(exc), clock, start_step, start_updates)
+        result = self._result("finished", None, clock, start_step, start_updates)
+        if spec.policy_path is not None:
+            self._save_policy(Path(spec.policy_path), result.score)
+            result.policy_path = str(spec.policy_path)
+        return result
+
+    def _end_episode(self) -> None:
+        if len(self._episode_feats) >= 2:
+            self.lipschitz.update(episode_lipschitz(np.stack(self._episode_feats),
+                                                    np.asarray(self._episode_rewards)))
+        self.last_return = self._episode_return
+        self.episodes += 1
+        self._episode_feats, self._episode_rewards, self._episode_return = [], [], 0.0
+
+    def _maybe_checkpoint(self) -> None:
+        """At an episode boundary, before the reset: the env RNG state then fully determines what follows."""
+        if (self.spec.checkpoint_dir is not None
+                and self.step - self.last_checkpoint >= self.spec.checkpoint_every
+                and self.step < self.spec.steps):
+            self.last_checkpoint = self.step
+            save_checkpoint(self.spec.checkpoint_dir, self._checkpoint_state(), self.writer)
+
+    def _reset(self) -> None:
+        state, _ = self.env.reset()
+        self.feats = self.features.transform(state, f"at step {self.step} (reset)")
+
+    # -- results ----------------------------------------------------------------------------------
+    def _result(
+        self, status: str, reason: str | None, clock: _Clock, start_step: int, start_updates: int,
+    ) -> TrainResult:
+        seconds = time.perf_counter() - clock.start
+        k = self.spec.eval.last_k
+        score = float(np.mean([v for _, v in self.curve[-k:]])) if self.curve else None
+        lip = self.lipschitz.value()
+        train_rate = update_rate = 0.0
+        if clock.train_start is not None:  # updates happen only in the training phase
+            train_seconds = max(time.perf_counter() - clock.train_start, 1e-9)
+            train_rate = (self.step - clock.train_start_step) / train_seconds
+            update_rate = (self.agent.updates - start_updates) / train_seconds
+        return TrainResult(
+            status=status, reason=reason, score=score if status == "finished" else None,
+            curve=list(self.curve), lipschitz=None if lip is None else [float(x) for x in lip],
+            feature_dim=self.feature_dim, steps=self.step, seconds=self.prior_seconds + seconds,
+            steps_per_s=(self.step - start_step) / max(seconds, 1e-9),
+            updates_per_s=update_rate,
+            policy_path=None, train_steps_per_s=train_rate, resumed_from=self.resumed_from,
+        )
+
+    def _save_policy(self, path: Path, score: float | None) -> None:
+        meta = PolicyMeta(
+            env_id=self.spec.env_id, obs_dim=self.obs_dim, feature_dim=self.feature_dim,
+            act_dim=self.act_dim, act_low=self.act_low.tolist(), act_high=self.act_high.tolist(),
+            hidden_sizes=tuple(self.spec.td3.hidden_sizes), candidate_source=self.spec.candidate_source,
+            seed=self.spec.seed, steps=self.step, score=score,
+        )
+        save_policy(path, self.agent.actor, meta, self.writer)
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "version": 1, "env_id": self.spec.env_id, "seed": self.spec.seed,
+            "feature_dim": self.feature_dim, "step": self.step, "episodes": self.episodes,
+            "curve": list(self.curve), "last_return": self.last_return,
+            "agent": self.agent.state_dict(),
+            "buffer": self.buffer.state_dict() if self.spec.checkpoint_buffer else None,
+            "lipschitz": self.lipschitz.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "env_rng": self.env.unwrapped.np_random.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "evaluations": self.evaluator.evaluations,
+            "seconds": self.prior_seconds + time.perf_counter() - self._session_start,
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        if state["env_id"] != self.spec.env_id or state["feature_dim"] != self.feature_dim:
+            raise ValueError("checkpoint belongs to a different training (env or feature dim differ)")
+        self.agent.load_state_dict(state["agent"])
+        if state["buffer"] is not None:
+            self.buffer.load_state_dict(state["buffer"])
+        self.lipschitz.load_state_dict(state["lipschitz"])
+        self.rng.bit_generator.state = state["rng"]
+        self.env.unwrapped.np_random.bit_generator.state = state["env_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.evaluator.evaluations = int(state["evaluations"])
+        self.step = self.last_checkpoint = self.resumed_from = int(state["step"])
+        self.episodes = int(state["episodes"])
+        self.curve = [(int(s), float(v)) for s, v in state["curve"]]
+        self.last_return = state["last_return"]
+        self.prior_seconds = float(state["seconds"])
+        # Checkpoints sit on episode boundaries: continue with a fresh episode from the restored RNG.
+        state0, _ = self.env.reset()
+        self.feats = self.features.transform(state0, f"at step {self.step} (resume)")
+
+    def close(self) -> None:
+        self.env.close()
+        self.evaluator.close()
+
+
+def train(
+    spec: TrainSpec, features: Features, on_progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None, writer: FileWriter = write_atomic,
+) -> TrainResult:
+    """Build and run one training in this process (the worker calls this inside its sandbox)."""
+    try:
+        trainer = Trainer(spec, features, on_progress, writer)
+    except CandidateError as exc:
+        return TrainResult("failed", str(exc), None, [], None, features.feature_dim or 0, 0, 0.0, 0.0, 0.0,
+                           None)
+    try:
+        return trainer.run(should_stop)
+    finally:
+        trainer.close()
