@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
 import traceback
@@ -45,8 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", default=None, metavar="DIR", help="workspace (default: $LESR_HOME)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
-        if importlib.util.find_spec(f"lesr_local.commands.{name}") is None:
-            continue  # while the project is being assembled; tests/test_cli.py requires every one
         module = importlib.import_module(f"lesr_local.commands.{name}")
         module.register(subparsers)
     return parser
@@ -54,10 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.command is None:
-        # `lesr` alone opens the app when a person is at a terminal.
-        args = parser.parse_args(["tui", *(argv or [])])
+        # `lesr` alone (or `lesr --home DIR`) opens the app.
+        args = parser.parse_args([*argv, "tui"])
     try:
         return int(args.func(args) or 0)
     except LesrError as exc:
