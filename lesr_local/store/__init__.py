@@ -1,1 +1,9 @@
-"""lesr_local.store"""
+"""SQLite (WAL) run store + per-run artifact folders; see docs/ARCHITECTURE.md (store/)."""
+
+from lesr_local.store.db import DB_NAME, Store
+from lesr_local.store.ids import new_run_id
+from lesr_local.store.records import CandidateRecord, IterationRecord, LLMCallRecord, RunRecord
+
+__all__ = [
+    "DB_NAME", "CandidateRecord", "IterationRecord", "LLMCallRecord", "RunRecord", "Store", "new_run_id",
+]

@@ -1,0 +1,64 @@
+"""`lesr history`: the runs in the workspace, newest first."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from lesr_local.cli import add_home_option
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("history", help="list the runs in the workspace")
+    add_home_option(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON line (a list of runs) on stdout")
+    parser.set_defaults(func=_handle)
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def run_row(run: Any) -> dict[str, Any]:
+    final = (run.summary or {}).get("final") or {}
+    return {
+        "run_id": run.run_id, "env": run.env_id, "status": run.status, "created": iso(run.created),
+        "best_score": run.best_score, "best_candidate_id": run.best_candidate_id,
+        "baseline_score": run.baseline_score, "improvement": final.get("improvement"), "preset": run.preset,
+        "reason": run.reason,
+    }
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from lesr_local.commands.common import home_from, print_json
+    from lesr_local.store import Store
+
+    with Store(home_from(args)) as store:
+        rows = [run_row(run) for run in store.list_runs()]
+    if args.json:
+        print_json(rows)
+        return 0
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    if not rows:
+        console.print("no runs yet; start one with `lesr run --env InvertedPendulum-v5 --preset smoke`")
+        return 0
+    table = Table(title="runs")
+    for name in ("run id", "env", "preset", "status", "created", "best score", "baseline", "improvement"):
+        table.add_column(name)
+    for row in rows:
+        imp = row["improvement"]
+        table.add_row(
+            row["run_id"], row["env"], row["preset"], row["status"], row["created"] or "-",
+            _num(row["best_score"]), _num(row["baseline_score"]), "-" if imp is None else f"{imp * 100:+.1f}%",
+        )
+    console.print(table)
+    return 0
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -1,0 +1,120 @@
+"""`lesr show RUN_ID`: one run in detail (config, candidates, LLM exchanges); `--plot FILE.png` draws it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from lesr_local.cli import add_home_option
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("show", help="show one run: config, candidates, LLM calls, final evaluation")
+    add_home_option(parser)
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    parser.add_argument("--plot", default=None, metavar="FILE.png",
+                        help="draw learning curves and per-dim Lipschitz bars into a PNG")
+    parser.set_defaults(func=_handle)
+
+
+def run_detail(store: Any, run_id: str) -> dict[str, Any]:
+    from lesr_local.commands.history import iso
+
+    run = store.get_run(run_id)
+    candidates = store.list_candidates(run.run_id)
+    calls = store.list_llm_calls(run.run_id)
+    return {
+        "run_id": run.run_id, "env": run.env_id, "env_id": run.env_id, "preset": run.preset,
+        "status": run.status, "reason": run.reason, "created": iso(run.created), "updated": iso(run.updated),
+        "finished_at": iso(run.finished_at), "best_candidate_id": run.best_candidate_id,
+        "best_score": run.best_score, "baseline_score": run.baseline_score, "config": run.config,
+        "summary": run.summary, "run_dir": str(store.runs_dir / run.run_id),
+        "iterations": [
+            {"iteration": it.iteration, "status": it.status, "analysis": it.analysis, "dropped": it.dropped,
+             "started_at": iso(it.started_at), "finished_at": iso(it.finished_at)}
+            for it in store.list_iterations(run.run_id)
+        ],
+        "candidates": [
+            {"candidate_id": c.candidate_id, "kind": c.kind, "iteration": c.iteration, "sample": c.sample,
+             "seed": c.seed, "status": c.status, "score": c.score, "lipschitz": c.lipschitz,
+             "dim_names": c.dim_names, "extra_dims": c.extra_dims, "reason": c.reason,
+             "finished_at": iso(c.finished_at), "started_at": iso(c.started_at), "steps_done": c.steps_done,
+             "total_steps": c.total_steps, "seconds": c.seconds, "code_path": c.code_path,
+             "policy_path": c.policy_path, "curve": [list(p) for p in c.curve], "code": c.code}
+            for c in candidates
+        ],
+        "llm_calls": [
+            {"id": c.id, "call_key": c.call_key, "purpose": c.purpose, "iteration": c.iteration,
+             "sample": c.sample, "attempt": c.attempt, "prompt_tokens": c.prompt_tokens,
+             "completion_tokens": c.completion_tokens, "seconds": c.seconds, "finish_reason": c.finish_reason,
+             "created_at": iso(c.created_at), "created_ts": c.created_at, "prompt": c.prompt, "reply": c.reply}
+            for c in calls
+        ],
+    }
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from lesr_local.commands.common import home_from, print_json
+    from lesr_local.store import Store
+
+    with Store(home_from(args)) as store:
+        detail = run_detail(store, args.run_id)
+        if args.plot:
+            from lesr_local.plots import plot_run
+
+            run = store.get_run(args.run_id)
+            plot_run(run, store.list_candidates(run.run_id), args.plot)
+    if args.json:
+        print_json(detail)
+    else:
+        _print(detail)
+        if args.plot:
+            print(f"plot written to {args.plot}")
+    return 0
+
+
+def _print(detail: dict[str, Any]) -> None:
+    import tomli_w
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    console.print(f"[bold]run {detail['run_id']}[/bold] — {detail['env']} — preset {detail['preset']} — "
+                  f"{detail['status']}" + (f" ({detail['reason']})" if detail["reason"] else ""))
+    console.print(f"created {detail['created']}, folder {detail['run_dir']}")
+    console.print("[bold]config[/bold]")
+    console.print(tomli_w.dumps(detail["config"]).strip(), markup=False, highlight=False)
+    table = Table(title="candidates")
+    for name in ("candidate", "iter", "status", "score", "+dims", "steps", "Lipschitz (max)", "note"):
+        table.add_column(name)
+    for c in detail["candidates"]:
+        lip = c["lipschitz"]
+        table.add_row(
+            c["candidate_id"], "-" if c["iteration"] is None else str(c["iteration"] + 1), c["status"],
+            "-" if c["score"] is None else f"{c['score']:.2f}", "-" if c["extra_dims"] is None else str(c["extra_dims"]),
+            f"{c['steps_done']}/{c['total_steps']}", "-" if not lip else f"{max(lip):.3g}", (c["reason"] or "")[:60],
+        )
+    console.print(table)
+    summary = detail["summary"] or {}
+    final = summary.get("final")
+    if final:
+        b, r = final["best"], final["baseline"]
+        imp = final.get("improvement")
+        console.print(
+            f"final: best {_pm(b)} vs baseline {_pm(r)} over {b['seeds']}/{r['seeds']} seeds; improvement "
+            + ("-" if imp is None else f"{imp * 100:+.1f}%")
+        )
+    if summary:
+        console.print(f"env steps: {summary.get('total_env_steps')} total = {summary.get('search_env_steps')} "
+                      f"search + {summary.get('final_env_steps')} final")
+    calls = detail["llm_calls"]
+    tokens = sum(c["completion_tokens"] for c in calls)
+    console.print(f"LLM exchanges: {len(calls)} ({tokens} tokens written)")
+
+
+def _pm(arm: dict[str, Any]) -> str:
+    if arm.get("mean") is None:
+        return "-"
+    return f"{arm['mean']:.2f} ± {arm['std']:.2f}"

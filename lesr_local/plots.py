@@ -1,0 +1,75 @@
+"""Pictures of a run (matplotlib, no display needed): learning curves and per-dim Lipschitz bars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lesr_local.errors import BadInput
+from lesr_local.store import CandidateRecord, RunRecord
+
+
+def plot_run(run: RunRecord, candidates: list[CandidateRecord], out: str | Path) -> Path:
+    """Left: evaluation curves of every search candidate, the best and the raw-state baseline (plus the
+    final-evaluation seeds). Right: the best candidate's Lipschitz constant per dim of F(s)."""
+    path = Path(out).expanduser()
+    if path.suffix.lower() != ".png":
+        raise BadInput(f"plot file must end in .png, got {path.name!r}")
+    if not path.parent.exists():
+        raise BadInput(f"folder {path.parent} does not exist")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    best_id = run.best_candidate_id
+    best = next((c for c in candidates if c.candidate_id == best_id), None)
+    fig, (ax_curve, ax_lip) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
+    metric = "success rate" if (run.summary or {}).get("metric") == "success_rate" else "evaluation return"
+    drawn = 0
+    for cand in candidates:
+        if not cand.curve:
+            continue
+        steps = [s for s, _ in cand.curve]
+        values = [v for _, v in cand.curve]
+        if cand.kind == "search":
+            is_best = cand.candidate_id == best_id
+            ax_curve.plot(steps, values, linewidth=2.5 if is_best else 1.0, alpha=1.0 if is_best else 0.45,
+                          color="tab:red" if is_best else None,
+                          label=f"{cand.candidate_id} (best)" if is_best else cand.candidate_id)
+        elif cand.kind == "baseline":
+            ax_curve.plot(steps, values, color="black", linestyle="--", linewidth=2.0, label="baseline (raw state)")
+        elif cand.kind == "final-best":
+            ax_curve.plot(steps, values, color="tab:red", linestyle=":", alpha=0.7, label=f"{cand.candidate_id}")
+        else:
+            ax_curve.plot(steps, values, color="gray", linestyle=":", alpha=0.7, label=f"{cand.candidate_id}")
+        drawn += 1
+    ax_curve.set_title(f"{run.env_id} — run {run.run_id}")
+    ax_curve.set_xlabel("env steps")
+    ax_curve.set_ylabel(metric)
+    ax_curve.grid(alpha=0.3)
+    if drawn:
+        ax_curve.legend(fontsize=7, loc="best", ncol=2)
+    else:
+        ax_curve.text(0.5, 0.5, "no evaluations yet", ha="center", va="center", transform=ax_curve.transAxes)
+
+    if best is not None and best.lipschitz:
+        names = best.dim_names or [f"dim {i}" for i in range(len(best.lipschitz))]
+        labels = [_short(f"{i}: {name}") for i, name in enumerate(names)]
+        state_dim = len(best.lipschitz) - (best.extra_dims or 0)
+        colors = ["tab:blue" if i < state_dim else "tab:orange" for i in range(len(best.lipschitz))]
+        ax_lip.barh(range(len(best.lipschitz)), best.lipschitz, color=colors)
+        ax_lip.set_yticks(range(len(labels)), labels, fontsize=7)
+        ax_lip.invert_yaxis()
+        ax_lip.set_xlabel("Lipschitz constant vs extrinsic reward (orange: extra features)")
+        ax_lip.set_title(f"per-dim Lipschitz of {best.candidate_id}")
+    else:
+        ax_lip.text(0.5, 0.5, "no Lipschitz data", ha="center", va="center", transform=ax_lip.transAxes)
+        ax_lip.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _short(text: str, width: int = 38) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,390 @@
+"""The LESR loop: I iterations x K candidates, a raw-state control, the final evaluation.
+
+Per iteration the LLM writes K candidates one after the other (each through the repair loop); every
+accepted candidate starts training at once on the executor while the model writes the next one.
+When the iteration's trainings are done, the model analyses the results and the next prompt carries
+the history (best and most recent first, trimmed to the context window) and that analysis. The best
+candidate over all iterations and the raw-state baseline are then trained over S seeds x N steps.
+
+Everything is kept in the store as it happens; `resume` picks a stopped or killed run up again:
+finished candidates and LLM exchanges are reused, unfinished trainings continue from checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lesr_local.config import RunConfig
+from lesr_local.errors import BadInput, Interrupted, LesrError, RunFailed
+from lesr_local.search import events as ev
+from lesr_local.search.executors import Executor, LocalProcessExecutor, default_workers, threads_per_worker
+from lesr_local.search.llm_session import GenerationCancelled, LLMSession
+from lesr_local.search.sampling import CandidateSampler
+from lesr_local.search.summary import RunSummary, best_search_candidate, build_summary
+from lesr_local.search.training import JobRecorder, TrainingJob, checkpoint_dir, policy_path
+from lesr_local.store import CandidateRecord, Store, new_run_id
+from lesr_local.store.files import atomic_write_text
+
+if TYPE_CHECKING:
+    from lesr_local.envs.info import EnvInfo
+    from lesr_local.llm.discovery import ModelInfo
+
+RESUMABLE = ("interrupted", "failed", "running")
+STOP_GRACE_S = 20.0
+
+
+class _Stopped(Exception):
+    """The cancel event was set: unwind, keep state, report 'interrupted'."""
+
+
+class SearchEngine:
+    def __init__(self, store: Store, sink: ev.EventSink, cancel: threading.Event | None = None,
+                 executor_factory: type[LocalProcessExecutor] | None = None) -> None:
+        self.store = store
+        self.sink = sink
+        self.cancel = cancel or threading.Event()
+        self._executor_factory = executor_factory or LocalProcessExecutor
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def start(self, config: RunConfig) -> RunSummary:
+        """Validate, create the run in the store, drive it to the end."""
+        env = _env_info(config)
+        model = _model(config)
+        run_id = new_run_id()
+        while self.store.find_run(run_id) is not None:
+            time.sleep(0.01)
+            run_id = new_run_id()
+        self.store.create_run(run_id, config.env_id, config.preset, config.to_dict())
+        from lesr_local.config import save_toml
+
+        save_toml(config, self.store.run_dir(run_id) / "config.toml")
+        return self._guarded(run_id, config, env, model, resumed=False)
+
+    def resume(self, run_id: str) -> RunSummary:
+        """Continue a stopped, killed or failed run where it was left."""
+        run = self.store.get_run(run_id)
+        if run.status == "finished":
+            raise BadInput(f"run {run_id} already finished; nothing to resume")
+        if run.status == "running" and run.owner_pid and run.owner_pid != os.getpid() and _alive(run.owner_pid):
+            raise BadInput(f"run {run_id} is still running in process {run.owner_pid}")
+        config = RunConfig.from_dict(run.config)
+        env = _env_info(config)
+        model = _model(config)
+        return self._guarded(run_id, config, env, model, resumed=True)
+
+    # -- driver ------------------------------------------------------------------------------
+
+    def _guarded(self, run_id: str, config: RunConfig, env: EnvInfo, model: ModelInfo, resumed: bool) -> RunSummary:
+        self.store.claim_run(run_id)
+        requeued = self.store.requeue_unfinished(run_id)
+        self.sink(ev.RunStarted(run_id, env_id=config.env_id, config=config.to_dict(), resumed=resumed))
+        if resumed and requeued:
+            self._log(run_id, "info", f"{requeued} unfinished training(s) continue from their checkpoints")
+        workers = config.workers or default_workers()
+        executor = self._executor_factory(workers)
+        # `halt` stops every LLM call and training of this drive: set by the user's cancel (bridged)
+        # or by the engine itself when the run fails, so nothing keeps running after the return.
+        halt = threading.Event()
+        bridge = _Bridge(self.cancel, halt)
+        session = LLMSession(self.store, run_id, model, config.llm.n_ctx, self.sink, halt)
+        try:
+            video = _Loop(self, run_id, config, env, session, executor, halt).run()
+        except BaseException as exc:
+            halt.set()
+            if self.cancel.is_set() or isinstance(exc, (_Stopped, GenerationCancelled, KeyboardInterrupt)):
+                self._end(run_id, "interrupted", "interrupted by the user", executor, session)
+                raise Interrupted(
+                    f"run {run_id} interrupted; state saved, continue with `lesr run --resume {run_id}`"
+                ) from None
+            if isinstance(exc, (RunFailed, BadInput)):
+                self._end(run_id, "failed", str(exc), executor, session)
+                raise
+            if isinstance(exc, LesrError):  # e.g. the LLM worker died twice: the run failed (exit 3)
+                self._end(run_id, "failed", str(exc), executor, session)
+                raise RunFailed(f"run {run_id} failed: {exc}") from None
+            self._end(run_id, "failed", f"{type(exc).__name__}: {exc}", executor, session)
+            raise
+        finally:
+            bridge.stop()
+        self._close(executor, session)
+        self.store.set_run_status(run_id, "finished")
+        summary = build_summary(self.store, run_id, video_path=video)
+        self._save_summary(run_id, summary)
+        self.sink(ev.RunFinished(run_id, status="finished", summary=summary.to_dict()))
+        return summary
+
+    def _end(self, run_id: str, status: str, reason: str, executor: Executor, session: LLMSession) -> None:
+        self._close(executor, session)
+        self.store.requeue_unfinished(run_id)  # cut-off trainings wait as pending for a resume
+        self.store.set_run_status(run_id, status, reason)
+        summary = build_summary(self.store, run_id, status=status, reason=reason)
+        self._save_summary(run_id, summary)
+        self.sink(ev.RunFinished(run_id, status=status, summary=summary.to_dict(), reason=reason))
+
+    def _save_summary(self, run_id: str, summary: RunSummary) -> None:
+        best = summary.best or {}
+        base = summary.baseline or {}
+        self.store.set_run_summary(run_id, summary.to_dict(), best.get("candidate_id"), best.get("score"),
+                                   base.get("score"))
+
+    @staticmethod
+    def _close(executor: Executor, session: LLMSession) -> None:
+        try:
+            executor.close()
+        finally:
+            session.close()
+
+    def _log(self, run_id: str, level: str, message: str) -> None:
+        self.sink(ev.Log(run_id, level=level, message=message))
+
+
+class _Loop:
+    """One drive of one run (fresh or resumed)."""
+
+    def __init__(self, engine: SearchEngine, run_id: str, config: RunConfig, env: EnvInfo,
+                 session: LLMSession, executor: Executor, halt: threading.Event) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.sink = engine.sink
+        self.cancel = halt
+        self.run_id = run_id
+        self.config = config
+        self.env = env
+        self.session = session
+        self.executor = executor
+        self.run_dir = self.store.run_dir(run_id)
+        self.recorder = JobRecorder(self.store, self.sink, self.cancel)
+        self.threads = threads_per_worker(executor.workers)
+        self.sampler = CandidateSampler(self.store, run_id, config, env, session, self.sink, self.cancel)
+
+    def run(self) -> str | None:
+        cfg = self.config
+        control = self._ensure_job("baseline", kind="baseline", code=None, seed=cfg.seed, steps=cfg.steps)
+        analysis: str | None = None
+        for it in range(cfg.iterations):
+            self._check()
+            record = next((r for r in self.store.list_iterations(self.run_id) if r.iteration == it), None)
+            if record is not None and record.status == "finished":
+                analysis = record.analysis
+                continue
+            self.store.start_iteration(self.run_id, it)
+            self.sink(ev.IterationStarted(self.run_id, iteration=it, iterations=cfg.iterations))
+            analysis = self._iteration(it, analysis, control)
+        self._wait([control])
+        self.session.close()  # the model is not needed any more: give its memory to the trainings
+        best = best_search_candidate(self.store.list_candidates(self.run_id))
+        if best is None:
+            raise RunFailed("no candidate finished training with a score; see `lesr show` for the reasons")
+        self._final(best)
+        return self._video(best)
+
+    # -- one iteration -----------------------------------------------------------------------
+
+    def _iteration(self, it: int, analysis: str | None, control: TrainingJob | None) -> str | None:
+        cfg = self.config
+        history = self._history()
+        prompt, dropped = self.sampler.iteration_prompt(it, history, analysis)
+        if dropped:
+            self.sink(ev.Log(self.run_id, level="info",
+                             message=f"prompt trimmed to the context window; left out: {', '.join(dropped)}"))
+        jobs: list[TrainingJob] = []
+        for k in range(cfg.samples):
+            self._check()
+            cid = f"i{it}-k{k}"
+            cand = self.store.find_candidate(self.run_id, cid)
+            if cand is None:
+                cand = self.sampler.sample(it, k, prompt)
+            if cand.status in ("pending", "running"):
+                jobs.append(self._start(cand))
+        self._wait([*jobs, *([control] if control else [])])
+        cands = [c for c in self.store.list_candidates(self.run_id, kind="search") if c.iteration == it]
+        accepted = [c for c in cands if c.status != "rejected"]
+        if not accepted:
+            finished_before = best_search_candidate(self.store.list_candidates(self.run_id))
+            reasons = "; ".join(sorted({c.reason or "?" for c in cands}))[:300]
+            if finished_before is None:
+                raise RunFailed(
+                    f"iteration {it + 1}: none of the {cfg.samples} samples gave a valid candidate ({reasons})"
+                )
+            self.sink(ev.Log(self.run_id, level="warning",
+                             message=f"iteration {it + 1}: no valid candidate ({reasons})"))
+        next_analysis: str | None = None
+        if it < cfg.iterations - 1:
+            base = self.store.find_candidate(self.run_id, "baseline")
+            next_analysis = self.sampler.analyse(it, cands, base.score if base else None)
+        self.store.finish_iteration(self.run_id, it, next_analysis, dropped)
+        best = best_search_candidate(self.store.list_candidates(self.run_id))
+        base = self.store.find_candidate(self.run_id, "baseline")
+        self.store.set_run_best(self.run_id, best.candidate_id if best else None, best.score if best else None,
+                                base.score if base else None)
+        self.sink(ev.IterationFinished(self.run_id, iteration=it, best_candidate_id=best.candidate_id if best else None,
+                                       best_score=best.score if best else None))
+        return next_analysis
+
+    def _history(self) -> list[CandidateRecord]:
+        return [c for c in self.store.list_candidates(self.run_id, kind="search")
+                if c.status in ("finished", "failed", "rejected")]
+
+    # -- final evaluation --------------------------------------------------------------------
+
+    def _final(self, best: CandidateRecord) -> None:
+        cfg = self.config
+        self.sink(ev.FinalEvaluationStarted(self.run_id, best_candidate_id=best.candidate_id, seeds=cfg.seeds,
+                                            steps=cfg.final_steps))
+        jobs: list[TrainingJob] = []
+        for j in range(cfg.seeds):
+            # Fresh seeds: the search seed picked the best, re-using it would carry that selection's luck.
+            seed = cfg.seed + 1 + j
+            jobs.append(self._ensure_job(f"final-best-s{seed}", kind="final-best", code=best.code, seed=seed,
+                                         steps=cfg.final_steps, source=best.candidate_id,
+                                         extra_dims=best.extra_dims))
+            jobs.append(self._ensure_job(f"final-baseline-s{seed}", kind="final-baseline", code=None, seed=seed,
+                                         steps=cfg.final_steps))
+        self._wait([j for j in jobs if j is not None])
+        rows = self.store.list_candidates(self.run_id)
+        for kind in ("final-best", "final-baseline"):
+            if not any(c.kind == kind and c.status == "finished" and c.score is not None for c in rows):
+                reasons = "; ".join(sorted({c.reason or "?" for c in rows if c.kind == kind}))[:300]
+                raise RunFailed(f"final evaluation: no {kind} training finished ({reasons})")
+
+    def _video(self, best: CandidateRecord) -> str | None:
+        if not self.config.render_video:
+            return None
+        self._check()
+        finals = [c for c in self.store.list_candidates(self.run_id, kind="final-best")
+                  if c.status == "finished" and c.policy_path and Path(c.policy_path).is_file()]
+        chosen = finals[0] if finals else best
+        if not chosen.policy_path:
+            return None
+        out = self.run_dir / "best.mp4"
+        try:
+            from lesr_local.render.video import render_policy_video
+
+            info = render_policy_video(self.config.env_id, chosen.policy_path, best.code, out, episodes=1,
+                                       env_spec=self.config.env_spec, cancel=self.cancel)
+        except Exception as exc:  # noqa: BLE001 - a missing video is a warning, not a failed run
+            self._check()
+            self.sink(ev.Log(self.run_id, level="warning", message=f"no video: {type(exc).__name__}: {exc}"))
+            return None
+        self.sink(ev.VideoWritten(self.run_id, candidate_id=best.candidate_id, path=str(info.path)))
+        return str(info.path)
+
+    # -- trainings ---------------------------------------------------------------------------
+
+    def _ensure_job(self, cid: str, *, kind: str, code: str | None, seed: int, steps: int,
+                    source: str | None = None, extra_dims: int | None = None) -> TrainingJob | None:
+        cand = self.store.find_candidate(self.run_id, cid)
+        if cand is None:
+            code_path = None
+            if code is not None:
+                code_path = str(atomic_write_text(self.run_dir / "candidates" / f"{cid}.py", code))
+            cand = self.store.add_candidate(
+                self.run_id, cid, kind=kind, seed=seed, total_steps=steps, code=code, code_path=code_path,
+                source_candidate_id=source, extra_dims=extra_dims,
+                checkpoint_dir=str(checkpoint_dir(self.run_dir, cid)),
+            )
+        if cand.status not in ("pending", "running"):
+            return None
+        return self._start(cand)
+
+    def _start(self, cand: CandidateRecord) -> TrainingJob:
+        from lesr_local.rl.spec import TrainSpec
+
+        cfg = self.config
+        job = TrainingJob(self.run_id, cand, self._dim_names(cand))
+        spec = TrainSpec(
+            env_id=cfg.env_id, steps=cand.total_steps, seed=cand.seed, candidate_source=cand.code,
+            intrinsic_weight=cfg.intrinsic_weight, td3=cfg.td3, eval=cfg.eval,
+            checkpoint_dir=checkpoint_dir(self.run_dir, cand.candidate_id),
+            checkpoint_every=max(cfg.eval.every, cand.total_steps // 20), threads=self.threads,
+            env_spec=cfg.env_spec, policy_path=policy_path(self.run_dir, cand.candidate_id),
+            workers=self.executor.workers,
+        )
+        future = self.executor.submit(spec, lambda p: self.recorder.progress(job, p), self.cancel,
+                                      lambda: self.recorder.started(job))
+        future.add_done_callback(lambda f: self.recorder.done(job, f))
+        return job
+
+    def _dim_names(self, cand: CandidateRecord) -> list[str]:
+        names = [d.description for d in self.env.dims]
+        return names + extra_dim_names(cand.code, cand.extra_dims or 0)
+
+    def _wait(self, jobs: list[TrainingJob | None]) -> None:
+        pending = [j for j in jobs if j is not None]
+        stop_deadline: float | None = None
+        while pending:
+            pending = [j for j in pending if not j.recorded.wait(0.2)]
+            if self.cancel.is_set():
+                stop_deadline = stop_deadline or time.monotonic() + STOP_GRACE_S
+                if time.monotonic() > stop_deadline:
+                    break
+        self._check()
+        errors = [f"{j.candidate_id}: {j.error}" for j in jobs if j is not None and j.error]
+        if errors:
+            raise RuntimeError("recording a training failed: " + "; ".join(errors))
+
+    def _check(self) -> None:
+        if self.cancel.is_set():
+            raise _Stopped()
+
+
+class _Bridge:
+    """Copies the user's cancel event onto the drive's halt event (polling; stops with the drive)."""
+
+    def __init__(self, source: threading.Event, target: threading.Event) -> None:
+        self._source = source
+        self._target = target
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="lesr-cancel-bridge", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.is_set():
+            if self._source.wait(0.1):
+                self._target.set()
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(1.0)
+
+
+_FEATURE_LINE = re.compile(r"^\s*f(\d+)\s*=\s*(.+?)\s*$")
+
+
+def extra_dim_names(code: str | None, extra: int) -> list[str]:
+    """Names for the dims F adds: `f1 = <expression>` when the code assigns f1..fk, else generic."""
+    found: dict[int, str] = {}
+    for line in (code or "").splitlines():
+        match = _FEATURE_LINE.match(line)
+        if match and int(match.group(1)) not in found:
+            found[int(match.group(1))] = f"f{match.group(1)} = {match.group(2)}"
+    return [found.get(j + 1, f"extra feature {j}") for j in range(extra)]
+
+
+def _env_info(config: RunConfig) -> EnvInfo:
+    from lesr_local.envs.catalogue import get_env_info
+
+    return get_env_info(config.env_id, config.env_spec)
+
+
+def _model(config: RunConfig) -> ModelInfo:
+    from lesr_local.llm.discovery import resolve_model
+
+    return resolve_model(config.llm.model)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,78 @@
+"""Where trainings run. The loop only sees `Executor`; a distributed engine plugs in behind it later.
+
+`LocalProcessExecutor` runs up to W trainings at once: each is one `rl.run_training` call in a
+thread, and every call is itself a sandboxed subprocess (generated code never runs here).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec
+
+ProgressCallback = Callable[["TrainProgress"], None]
+StartCallback = Callable[[], None]
+
+
+class Executor(Protocol):
+    workers: int
+
+    def submit(self, spec: TrainSpec, on_progress: ProgressCallback | None, cancel: threading.Event | None,
+               on_start: StartCallback | None = None) -> Future[TrainResult]:
+        """Queue a training; `on_start` runs when a worker takes it up, `on_progress` as it trains."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def default_workers(cpu_count: int | None = None) -> int:
+    """One worker per core (each worker's torch uses its share of threads), at least one."""
+    return max(1, cpu_count if cpu_count is not None else (os.cpu_count() or 1))
+
+
+def threads_per_worker(workers: int, cpu_count: int | None = None) -> int:
+    cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+    return max(1, cores // max(1, workers))
+
+
+class LocalProcessExecutor:
+    """W concurrent `run_training` calls on this machine."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="lesr-train")
+
+    def submit(self, spec: TrainSpec, on_progress: ProgressCallback | None, cancel: threading.Event | None,
+               on_start: StartCallback | None = None) -> Future[TrainResult]:
+        return self._pool.submit(_train, spec, on_progress, cancel, on_start)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _train(spec: TrainSpec, on_progress: ProgressCallback | None, cancel: threading.Event | None,
+           on_start: StartCallback | None) -> TrainResult:
+    from lesr_local.rl.spec import TrainResult
+    from lesr_local.rl.worker import run_training
+
+    started = time.monotonic()
+    try:
+        if cancel is not None and cancel.is_set():
+            return TrainResult(status="cancelled", reason="cancelled before it started", score=None, curve=[],
+                               lipschitz=None, feature_dim=0, steps=0, seconds=0.0, steps_per_s=0.0,
+                               updates_per_s=0.0, policy_path=None)
+        if on_start is not None:
+            on_start()
+        return run_training(spec, on_progress=on_progress, cancel=cancel)
+    except Exception as exc:  # noqa: BLE001 - a broken worker fails its candidate, not the run
+        return TrainResult(
+            status="failed", reason=f"worker error: {type(exc).__name__}: {exc}", score=None, curve=[],
+            lipschitz=None, feature_dim=0, steps=0, seconds=time.monotonic() - started, steps_per_s=0.0,
+            updates_per_s=0.0, policy_path=None,
+        )

@@ -1,0 +1,206 @@
+"""Headless progress on stderr (rich): LLM tokens/s, candidate states, env steps with ETA per worker.
+
+At a terminal it keeps live progress bars; without one (logs, CI) it writes plain timestamped lines
+and reports training progress at most every `progress_interval` seconds per training.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from lesr_local.search import events as ev
+from lesr_local.store import CandidateRecord
+
+
+def _stderr_console() -> Console:
+    console = Console(stderr=True, highlight=False)
+    if not console.is_terminal:
+        console = Console(stderr=True, highlight=False, width=160)
+    return console
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+class HeadlessReporter:
+    """An EventSink that renders events on stderr."""
+
+    def __init__(self, console: Console | None = None, progress_interval: float = 5.0) -> None:
+        self.console = console or _stderr_console()
+        self.live = self.console.is_terminal
+        self.progress_interval = progress_interval
+        self._lock = threading.Lock()
+        self._last_line: dict[str, float] = {}
+        self._tasks: dict[str, TaskID] = {}
+        self._progress: Progress | None = None
+        self._llm_tokens = 0
+        self._llm_started = time.monotonic()
+        if self.live:
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
+                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=self.console, transient=True,
+            )
+            self._progress.start()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._progress is not None:
+                self._progress.stop()
+                self._progress = None
+
+    # -- events ------------------------------------------------------------------------------
+
+    def __call__(self, event: ev.Event) -> None:
+        with self._lock:
+            handler = getattr(self, f"_on_{type(event).__name__}", None)
+            if handler is not None:
+                handler(event)
+
+    def _line(self, text: str, style: str | None = None) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        self.console.print(f"[dim]{stamp}[/dim] {text}", style=style, soft_wrap=True)
+
+    def _on_RunStarted(self, e: ev.RunStarted) -> None:
+        cfg = e.config
+        what = "resuming" if e.resumed else "starting"
+        self._line(
+            f"[bold]{what} run {e.run_id}[/bold] on {e.env_id} (preset {cfg.get('preset')}: "
+            f"K={cfg.get('samples')} I={cfg.get('iterations')} N_small={cfg.get('steps')} "
+            f"N={cfg.get('final_steps')} S={cfg.get('seeds')})"
+        )
+
+    def _on_Log(self, e: ev.Log) -> None:
+        style = {"warning": "yellow", "error": "red"}.get(e.level)
+        self._line(e.message, style=style)
+
+    def _on_IterationStarted(self, e: ev.IterationStarted) -> None:
+        self._line(f"[bold]iteration {e.iteration + 1}/{e.iterations}[/bold]")
+
+    def _on_LLMStarted(self, e: ev.LLMStarted) -> None:
+        where = "analysis" if e.purpose == "analysis" else f"sample {e.sample + 1} ({e.purpose})"
+        if self._progress is not None:
+            self._drop_task("llm")
+            self._tasks["llm"] = self._progress.add_task(f"LLM {where}", total=None, rate="", count="0 tokens")
+            self._llm_tokens = 0
+            self._llm_started = time.monotonic()
+        else:
+            self._line(f"LLM writing {where}, prompt {e.prompt_tokens} tokens")
+
+    def _on_LLMToken(self, e: ev.LLMToken) -> None:
+        if self._progress is not None and "llm" in self._tasks:
+            self._llm_tokens += 1
+            elapsed = max(time.monotonic() - self._llm_started, 1e-6)
+            self._progress.update(self._tasks["llm"], advance=1, count=f"{self._llm_tokens} tokens",
+                                  rate=f"{self._llm_tokens / elapsed:.1f} tok/s")
+
+    def _on_LLMFinished(self, e: ev.LLMFinished) -> None:
+        self._drop_task("llm")
+        self._line(
+            f"LLM {e.purpose}: {e.completion_tokens} tokens in {e.seconds:.1f}s ({e.tokens_per_s:.1f} tok/s)"
+        )
+
+    def _on_CandidateAccepted(self, e: ev.CandidateAccepted) -> None:
+        self._line(f"[green]accepted[/green] {e.candidate_id} (+{e.extra_dims} dims)")
+
+    def _on_CandidateRejected(self, e: ev.CandidateRejected) -> None:
+        verdict = "[red]rejected[/red]" if e.final else "[yellow]repairing[/yellow]"
+        self._line(f"{verdict} {e.candidate_id} attempt {e.attempt + 1}: {e.reason}")
+
+    def _on_TrainingStarted(self, e: ev.TrainingStarted) -> None:
+        if self._progress is not None:
+            self._drop_task(e.candidate_id)
+            self._tasks[e.candidate_id] = self._progress.add_task(
+                f"train {e.candidate_id}", total=e.total_steps, rate="", count=f"0/{e.total_steps}"
+            )
+        self._line(f"training {e.candidate_id}: {e.total_steps} steps, seed {e.seed}")
+
+    def _on_TrainingProgress(self, e: ev.TrainingProgress) -> None:
+        if self._progress is not None:
+            task = self._tasks.get(e.candidate_id)
+            if task is not None:
+                self._progress.update(task, completed=e.step, rate=f"{e.steps_per_s:.0f} steps/s",
+                                      count=f"{e.step}/{e.total_steps}")
+            return
+        now = time.monotonic()
+        if now - self._last_line.get(e.candidate_id, 0.0) >= self.progress_interval:
+            self._last_line[e.candidate_id] = now
+            self._line(
+                f"  {e.candidate_id}: {e.step}/{e.total_steps} steps, {e.steps_per_s:.0f} steps/s, "
+                f"ETA {e.eta_s:.0f}s"
+            )
+
+    def _on_EvaluationDone(self, e: ev.EvaluationDone) -> None:
+        if self._progress is None:
+            self._line(f"  {e.candidate_id}: eval at step {e.step}: {e.value:.2f}")
+
+    def _on_TrainingFinished(self, e: ev.TrainingFinished) -> None:
+        self._drop_task(e.candidate_id)
+        if e.status == "finished":
+            self._line(f"[green]finished[/green] {e.candidate_id}: score {_fmt(e.score)}")
+        else:
+            self._line(f"[red]{e.status}[/red] {e.candidate_id}: {e.reason}")
+
+    def _on_IterationFinished(self, e: ev.IterationFinished) -> None:
+        best = f"{e.best_candidate_id} ({_fmt(e.best_score)})" if e.best_candidate_id else "none"
+        self._line(f"[bold]iteration {e.iteration + 1} done[/bold]; best so far: {best}")
+
+    def _on_FinalEvaluationStarted(self, e: ev.FinalEvaluationStarted) -> None:
+        self._line(
+            f"[bold]final evaluation[/bold]: {e.best_candidate_id} and the raw-state baseline, "
+            f"{e.seeds} seed(s) x {e.steps} steps"
+        )
+
+    def _on_VideoWritten(self, e: ev.VideoWritten) -> None:
+        self._line(f"video of {e.candidate_id}: {e.path}")
+
+    def _on_RunFinished(self, e: ev.RunFinished) -> None:
+        style = {"finished": "bold green", "interrupted": "yellow"}.get(e.status, "bold red")
+        tail = f": {e.reason}" if e.reason else ""
+        self._line(f"run {e.run_id} {e.status}{tail}", style=style)
+
+    def _drop_task(self, key: str) -> None:
+        task = self._tasks.pop(key, None)
+        if task is not None and self._progress is not None:
+            self._progress.remove_task(task)
+
+    # -- end of run --------------------------------------------------------------------------
+
+    def print_summary(self, summary: dict[str, Any], candidates: list[CandidateRecord]) -> None:
+        self.close()
+        self.console.print(summary_table(summary, candidates))
+
+
+def summary_table(summary: dict[str, Any], candidates: list[CandidateRecord]) -> Table:
+    table = Table(title=f"run {summary['run_id']} — {summary['env_id']} — {summary['status']}", expand=False)
+    for name in ("candidate", "iter", "status", "score", "+dims", "note"):
+        table.add_column(name)
+    best_id = (summary.get("best") or {}).get("candidate_id")
+    for cand in candidates:
+        if cand.kind != "search" and cand.kind != "baseline":
+            continue
+        note = cand.reason or ("best" if cand.candidate_id == best_id else "")
+        table.add_row(
+            cand.candidate_id, "-" if cand.iteration is None else str(cand.iteration + 1), cand.status,
+            _fmt(cand.score), "-" if cand.extra_dims is None else str(cand.extra_dims), note[:70],
+        )
+    final = summary.get("final")
+    if final:
+        for arm in ("best", "baseline"):
+            data = final[arm]
+            table.add_row(
+                f"final {arm}", "", f"{data['seeds']} seeds", f"{_fmt(data['mean'])} ± {_fmt(data['std'])}", "", "",
+            )
+        imp = final.get("improvement")
+        table.add_row("improvement", "", "", "-" if imp is None else f"{imp * 100:+.1f}%", "", "")
+    table.caption = (
+        f"env steps: {summary['total_env_steps']} total = {summary['search_env_steps']} search "
+        f"+ {summary['final_env_steps']} final"
+    )
+    return table

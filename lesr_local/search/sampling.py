@@ -1,0 +1,191 @@
+"""The LLM side of an iteration: the prompt, K samples through the repair loop, the analysis turn.
+
+Each attempt's reply and verdict are stored under its key, so a resumed run replays a sample from
+the store (no new generation, no new check) up to the point where it was cut off.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from lesr_local.config import RunConfig
+from lesr_local.search import events as ev
+from lesr_local.search.llm_session import GenerationCancelled, LLMSession, SampleClient
+from lesr_local.store import CandidateRecord, Store
+from lesr_local.store.files import atomic_write_text
+
+if TYPE_CHECKING:
+    from lesr_local.candidates.semantics import CheckResult
+    from lesr_local.envs.info import EnvInfo
+
+
+class CandidateSampler:
+    def __init__(self, store: Store, run_id: str, config: RunConfig, env: EnvInfo, session: LLMSession,
+                 sink: ev.EventSink, cancel: threading.Event) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.config = config
+        self.env = env
+        self.session = session
+        self.sink = sink
+        self.cancel = cancel
+        self._grammar: str | None | bool = False  # False = not decided yet
+
+    # -- prompts -----------------------------------------------------------------------------
+
+    def iteration_prompt(self, it: int, history: list[CandidateRecord], analysis: str | None) -> tuple[str, list[str]]:
+        from lesr_local.candidates.prompts import initial_prompt, iteration_prompt
+
+        if it == 0 or not history:
+            return initial_prompt(self.env), []
+        budget = self.config.llm.max_tokens + 64  # room for the system text and the model's format
+
+        def fits(prompt: str) -> bool:
+            return self.session.fits(prompt, budget)
+
+        if all(self.session.recorded(f"i{it}-k{k}-a0") for k in range(self.config.samples)):
+            fits = _always  # every first ask of this iteration is stored: no need to load the model
+        return iteration_prompt(self.env, [feedback(c) for c in history], analysis or "", fits)
+
+    def _params(self, max_tokens: int, grammar: bool, seed_offset: int) -> Any:
+        from lesr_local.llm.client import GenerationParams
+        from lesr_local.llm.prompting import CODE_STOP
+
+        cfg = self.config.llm
+        grammar_text = self._grammar_text() if grammar else None
+        return GenerationParams(
+            max_tokens=max_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+            seed=self.config.seed * 100_003 + seed_offset, grammar=grammar_text,
+            # an unconstrained code reply ends with its block; the grammar ends the constrained one
+            stop=list(CODE_STOP) if grammar and grammar_text is None else [],
+        )
+
+    def _grammar_text(self) -> str | None:
+        if self._grammar is False:
+            from lesr_local.llm.grammar import candidate_grammar, use_grammar
+
+            on = use_grammar(self.config.llm.constrain, self.session.model)
+            self._grammar = candidate_grammar(self.env.state_dim) if on else None
+        return self._grammar  # type: ignore[return-value]
+
+    # -- one sample --------------------------------------------------------------------------
+
+    def sample(self, it: int, k: int, prompt: str) -> CandidateRecord:
+        """Ask for sample k of iteration it (with repairs); store it as pending (valid) or rejected."""
+        from lesr_local.candidates.checks import check_candidate
+        from lesr_local.candidates.repair import sample_valid_candidate
+
+        cid = f"i{it}-k{k}"
+        client = SampleClient(self.session, it, k)
+        attempt_no = {"n": 0}
+
+        def check(code: str) -> CheckResult:
+            key = f"i{it}-k{k}-a{attempt_no['n']}"
+            cached = self.store.find_llm_call(self.run_id, key)
+            if cached is not None and cached.parsed and cached.parsed.get("code") == code:
+                return _check_result(cached.parsed)
+            twin = self._same_code_as(code)
+            if twin is not None:
+                # Training the same code again would only repeat a result: ask for something new.
+                return _check_result({"valid": False, "state_dim": self.env.state_dim,
+                                      "reason": f"same code as candidate {twin}: write different features "
+                                                "or a different intrinsic reward"})
+            return check_candidate(code, self.config.env_id, self.config.env_spec)
+
+        def on_attempt(attempt: Any) -> None:
+            key = f"i{it}-k{k}-a{attempt.index}"
+            attempt_no["n"] = attempt.index + 1
+            if attempt.reason == "cancelled":
+                return
+            parsed = {"code": attempt.code, "valid": attempt.reason is None, "reason": attempt.reason}
+            if attempt.result is not None:
+                parsed.update(attempt.result.to_dict())
+                parsed["reason"] = attempt.reason
+            if self.store.find_llm_call(self.run_id, key) is not None:
+                self.store.set_llm_parsed(self.run_id, key, parsed)
+            if attempt.reason is not None:
+                last = attempt.index >= self.config.llm.repair_attempts
+                self.sink(ev.CandidateRejected(self.run_id, candidate_id=cid, iteration=it, sample=k,
+                                               attempt=attempt.index, reason=attempt.reason, final=last))
+
+        outcome = sample_valid_candidate(
+            client, self.env, prompt, self._params(self.config.llm.max_tokens, True, it * 1000 + k),
+            self.config.llm.repair_attempts, check, on_attempt, model=self.session.model, cancel=self.cancel,
+        )
+        if outcome.cancelled or self.cancel.is_set():
+            raise GenerationCancelled()
+        total = self.config.steps
+        if not outcome.valid or outcome.code is None:
+            return self.store.add_candidate(
+                self.run_id, cid, kind="search", seed=self.config.seed, total_steps=total, iteration=it, sample=k,
+                code=outcome.code, status="rejected", reason=outcome.reason or "rejected",
+            )
+        run_dir = self.store.run_dir(self.run_id)
+        path = atomic_write_text(run_dir / "candidates" / f"{cid}.py", outcome.code)
+        extra = outcome.result.extra_dims if outcome.result is not None else None
+        cand = self.store.add_candidate(
+            self.run_id, cid, kind="search", seed=self.config.seed, total_steps=total, iteration=it, sample=k,
+            code=outcome.code, code_path=str(path), extra_dims=extra,
+            checkpoint_dir=str(run_dir / "checkpoints" / cid),
+        )
+        self.sink(ev.CandidateAccepted(self.run_id, candidate_id=cid, iteration=it, sample=k, extra_dims=extra or 0))
+        return cand
+
+    def _same_code_as(self, code: str) -> str | None:
+        wanted = _normalised(code)
+        for cand in self.store.list_candidates(self.run_id, kind="search"):
+            # a failed training (crash, killed worker) may deserve another go; the others would repeat
+            if cand.status in ("pending", "running", "finished") and cand.code and _normalised(cand.code) == wanted:
+                return cand.candidate_id
+        return None
+
+    # -- analysis turn -----------------------------------------------------------------------
+
+    def analyse(self, it: int, results: list[CandidateRecord], baseline_score: float | None) -> str | None:
+        """The model's reasoning on this iteration's results (None when nothing was trained)."""
+        from lesr_local.candidates.prompts import SYSTEM_PROMPT, feedback_prompt
+        from lesr_local.llm.prompting import render_prompt
+
+        shown = [feedback(c) for c in results if c.status in ("finished", "failed")]
+        if not shown:
+            return None
+        user = feedback_prompt(self.env, shown, baseline_score)
+        key = f"analysis-i{it}"
+        if not self.session.recorded(key):
+            budget = self.config.llm.analysis_max_tokens + 64
+            while len(shown) > 1 and not self.session.fits(render_prompt(self.session.model, SYSTEM_PROMPT, user), budget):
+                shown = sorted(shown, key=lambda f: f.score if f.score is not None else float("-inf"))[1:]
+                user = feedback_prompt(self.env, shown, baseline_score)
+        prompt = render_prompt(self.session.model, SYSTEM_PROMPT, user)
+        gen = self.session.generate(key, purpose="analysis", iteration=it, sample=-1, attempt=0, prompt=prompt,
+                                    params=self._params(self.config.llm.analysis_max_tokens, False, it * 1000 + 999))
+        text = gen.text.strip()
+        return text or None
+
+
+def feedback(cand: CandidateRecord) -> Any:
+    from lesr_local.candidates.prompts import CandidateFeedback
+
+    return CandidateFeedback(
+        candidate_id=cand.candidate_id, iteration=cand.iteration or 0, code=cand.code or "", score=cand.score,
+        lipschitz=cand.lipschitz, status=cand.status, reason=cand.reason,
+    )
+
+
+def _check_result(parsed: dict[str, Any]) -> CheckResult:
+    from lesr_local.candidates.semantics import CheckResult
+
+    return CheckResult(
+        valid=bool(parsed.get("valid")), reason=parsed.get("reason"), state_dim=int(parsed.get("state_dim") or 0),
+        feature_dim=parsed.get("feature_dim"), extra_dims=parsed.get("extra_dims"),
+        mean_call_ms=parsed.get("mean_call_ms"),
+    )
+
+
+def _normalised(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip())
+
+
+def _always(prompt: str) -> bool:
+    return True

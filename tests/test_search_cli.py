@@ -1,0 +1,77 @@
+"""`lesr run` front-end: config precedence, bad input (exit 2, one line), executor defaults (fast)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from lesr_local.cli import build_parser
+from lesr_local.commands.run import build_config
+from lesr_local.errors import BadInput
+from lesr_local.search.executors import default_workers, threads_per_worker
+from lesr_local.store import Store, new_run_id
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["run", *argv])
+
+
+def test_preset_then_toml_then_flags(tmp_path: Path) -> None:
+    cfg = build_config(_args("--env", "Hopper-v5", "--preset", "smoke"))
+    assert cfg.env_id == "Hopper-v5" and cfg.samples == 2 and cfg.preset == "smoke"
+
+    toml = tmp_path / "run.toml"
+    toml.write_text('preset = "smoke"\nsamples = 3\n\n[llm]\ntemperature = 0.5\n')
+    cfg = build_config(_args("--env", "Hopper-v5", "--config", str(toml), "--samples", "5", "--no-video",
+                             "--constrain", "off", "--final-steps", "999"))
+    assert cfg.samples == 5 and cfg.llm.temperature == 0.5 and cfg.llm.constrain == "off"
+    assert cfg.final_steps == 999 and cfg.render_video is False and cfg.steps == 1_200
+
+    cfg = build_config(_args("--env", "Hopper-v5"))
+    assert cfg.preset == "quick"
+
+
+def test_bad_values_are_bad_input() -> None:
+    with pytest.raises(BadInput, match="--env"):
+        build_config(_args())
+    with pytest.raises(BadInput, match="samples"):
+        build_config(_args("--env", "Hopper-v5", "--samples", "0"))
+
+
+def test_executor_defaults() -> None:
+    assert default_workers(2) == 2 and default_workers(1) == 1
+    assert threads_per_worker(2, cpu_count=2) == 1 and threads_per_worker(1, cpu_count=8) == 8
+
+
+def test_run_bad_input_exits_2(home: Path, lesr) -> None:
+    Store(home).close()
+    cases = [
+        ("run",),
+        ("run", "--env", "NoSuchEnv-v9", "--preset", "smoke", "--headless"),
+        ("run", "--resume", "20260101-000000-zzzz", "--headless"),
+        ("run", "--resume", "20260101-000000-zzzz", "--samples", "3"),
+        ("run", "--env", "InvertedPendulum-v5", "--config", str(home / "missing.toml")),
+    ]
+    for args in cases:
+        out = lesr(*args, home=home, timeout=120)
+        assert out.returncode == 2, (args, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("lesr: error:"), out.stderr
+
+
+def test_resume_of_finished_run_is_refused(home: Path, lesr) -> None:
+    with Store(home) as store:
+        run_id = new_run_id()
+        store.create_run(run_id, "InvertedPendulum-v5", "smoke", {"env_id": "InvertedPendulum-v5"})
+        store.set_run_status(run_id, "finished")
+    out = lesr("run", "--resume", run_id, "--headless", home=home, timeout=120)
+    assert out.returncode == 2 and "already finished" in out.stderr
+
+
+def test_extra_dim_names_from_feature_lines() -> None:
+    from lesr_local.search.engine import extra_dim_names
+
+    code = "def revise_state(s):\n    f1 = s[0] * 2\n    f2 = abs(s[1])\n    return s\n"
+    assert extra_dim_names(code, 3) == ["f1 = s[0] * 2", "f2 = abs(s[1])", "extra feature 2"]
+    assert extra_dim_names(None, 1) == ["extra feature 0"]

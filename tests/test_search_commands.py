@@ -1,0 +1,177 @@
+"""Summary, reporter, history/show/export/plot on a run written straight into a real store (fast)."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import re
+from pathlib import Path
+
+from rich.console import Console
+
+from lesr_local.search import events as ev
+from lesr_local.search.reporter import HeadlessReporter
+from lesr_local.search.summary import ArmResult, build_summary, improvement
+from lesr_local.store import Store, new_run_id
+
+CODE = """import numpy as np
+import math
+
+def revise_state(s):
+    f1 = s[1] * s[3]
+    return np.concatenate([s, np.array([f1])])
+
+def intrinsic_reward(updated_s):
+    return float(-abs(updated_s[4]))
+"""
+
+
+def _finished_run(home: Path) -> str:
+    store = Store(home)
+    run_id = new_run_id()
+    store.create_run(run_id, "InvertedPendulum-v5", "smoke", {"env_id": "InvertedPendulum-v5", "final_steps": 100})
+    dims = ["cart position", "pole angle", "cart velocity", "pole angular velocity"]
+    rows = [
+        ("baseline", "baseline", None, None, 0, 5.0),
+        ("i0-k0", "search", 0, CODE, 0, 8.0),
+        ("i0-k1", "search", 0, CODE, 0, None),
+        ("final-best-s0", "final-best", None, CODE, 0, 9.0),
+        ("final-best-s1", "final-best", None, CODE, 1, 11.0),
+        ("final-baseline-s0", "final-baseline", None, None, 0, 4.0),
+        ("final-baseline-s1", "final-baseline", None, None, 1, 6.0),
+    ]
+    for cid, kind, it, code, seed, score in rows:
+        store.add_candidate(run_id, cid, kind=kind, seed=seed, total_steps=100, iteration=it,
+                            sample=0 if it is not None else None, code=code, extra_dims=1 if code else None)
+        store.mark_running(run_id, cid)
+        if score is None:
+            store.fail_candidate(run_id, cid, "training worker died with SIGKILL")
+            continue
+        lip = [0.1, 0.5, 0.2, 0.3] + ([0.9] if code else [])
+        store.finish_candidate(run_id, cid, score=score, curve=[(50, score / 2), (100, score)], lipschitz=lip,
+                               dim_names=dims + (["extra feature 0"] if code else []), steps=100, seconds=1.0,
+                               steps_per_s=100.0, policy_path=None)
+    store.add_candidate(run_id, "i0-k2", kind="search", seed=0, total_steps=100, iteration=0, sample=2,
+                        status="rejected", reason="no def revise_state in the reply")
+    store.record_llm_call(run_id, "i0-k0-a0", purpose="candidate", iteration=0, sample=0, attempt=0, prompt="p",
+                          reply=CODE, prompt_tokens=10, completion_tokens=60, seconds=1.5, finish_reason="stop")
+    store.start_iteration(run_id, 0)
+    store.finish_iteration(run_id, 0, None, [])
+    store.set_run_status(run_id, "finished")
+    summary = build_summary(store, run_id)
+    store.set_run_summary(run_id, summary.to_dict(), "i0-k0", 8.0, 5.0)
+    store.close()
+    return run_id
+
+
+def test_arm_stats_and_improvement() -> None:
+    arm = ArmResult.of([9.0, 11.0])
+    assert arm.mean == 10.0 and arm.std == 1.0 and arm.seeds == 2
+    assert ArmResult.of([]).mean is None
+    assert improvement(10.0, 5.0) == 1.0
+    assert improvement(-5.0, -10.0) == 0.5
+    assert improvement(1.0, 0.0) is None
+
+
+def test_summary_fields(tmp_path: Path) -> None:
+    run_id = _finished_run(tmp_path)
+    with Store(tmp_path) as store:
+        s = build_summary(store, run_id).to_dict()
+    assert s["run_id"] == run_id and s["status"] == "finished" and s["iterations"] == 1
+    assert s["best"]["candidate_id"] == "i0-k0" and s["best"]["score"] == 8.0
+    assert s["baseline"]["score"] == 5.0
+    assert s["final"]["best"] == {"mean": 10.0, "std": 1.0, "seeds": 2, "scores": [9.0, 11.0]}
+    assert s["final"]["baseline"]["mean"] == 5.0
+    assert s["final"]["improvement"] == 1.0
+    # search: baseline 100 + i0-k0 100 + the failed one's steps reached (0); final: 4 x 100
+    assert s["search_env_steps"] == 200 and s["final_env_steps"] == 400 and s["total_env_steps"] == 600
+    assert s["candidates"] == {"finished": 1, "failed": 1, "rejected": 1}
+    assert s["llm"]["calls"] == 1
+
+
+def test_history_show_export_plot(tmp_path: Path, lesr) -> None:
+    run_id = _finished_run(tmp_path)
+    out = lesr("history", "--json", home=tmp_path)
+    assert out.returncode == 0, out.stderr
+    [row] = json.loads(out.stdout)
+    assert row["run_id"] == run_id and row["env"] == "InvertedPendulum-v5" and row["status"] == "finished"
+    assert row["best_score"] == 8.0 and row["created"].endswith("Z")
+
+    out = lesr("show", run_id, "--json", "--plot", str(tmp_path / "run.png"), home=tmp_path)
+    assert out.returncode == 0, out.stderr
+    detail = json.loads(out.stdout)
+    by_id = {c["candidate_id"]: c for c in detail["candidates"]}
+    assert by_id["i0-k1"]["status"] == "failed" and "SIGKILL" in by_id["i0-k1"]["reason"]
+    assert by_id["i0-k2"]["status"] == "rejected"
+    assert by_id["i0-k0"]["lipschitz"] == [0.1, 0.5, 0.2, 0.3, 0.9]
+    assert detail["llm_calls"][0]["call_key"] == "i0-k0-a0"
+    assert detail["config"]["env_id"] == "InvertedPendulum-v5"
+    png = tmp_path / "run.png"
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+
+    text = lesr("show", run_id, home=tmp_path)
+    assert text.returncode == 0 and "i0-k0" in text.stdout and "improvement" in text.stdout
+
+    module = tmp_path / "best_features.py"
+    out = lesr("export", run_id, "--out", str(module), home=tmp_path)
+    assert out.returncode == 0, out.stderr
+    source = module.read_text()
+    assert run_id in source and "InvertedPendulum-v5" in source and "score: 8.0000" in source
+    spec = importlib.util.spec_from_file_location("best_features", module)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    import numpy as np
+
+    assert mod.revise_state(np.ones(4)).shape == (5,)
+
+
+def test_unknown_run_id_exits_2(tmp_path: Path, lesr) -> None:
+    Store(tmp_path).close()
+    for args in (("show", "nope"), ("export", "nope", "--out", str(tmp_path / "x.py"))):
+        out = lesr(*args, home=tmp_path)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.count("\n") == 1 and "nope" in out.stderr
+
+
+def test_reporter_renders_events_and_table(tmp_path: Path) -> None:
+    run_id = _finished_run(tmp_path)
+    buf = io.StringIO()
+    reporter = HeadlessReporter(Console(file=buf, width=150, force_terminal=False), progress_interval=0.0)
+    events = [
+        ev.RunStarted(run_id, env_id="InvertedPendulum-v5", config={"preset": "smoke", "samples": 2}),
+        ev.LLMFinished(run_id, purpose="candidate", iteration=0, sample=0, prompt_tokens=5, completion_tokens=40,
+                       seconds=1.0, tokens_per_s=40.0),
+        ev.CandidateAccepted(run_id, candidate_id="i0-k0", iteration=0, sample=0, extra_dims=1),
+        ev.TrainingProgress(run_id, candidate_id="i0-k0", step=50, total_steps=100, steps_per_s=25.0, eta_s=2.0),
+        ev.TrainingFinished(run_id, candidate_id="i0-k0", status="finished", score=8.0, lipschitz=[0.1]),
+    ]
+    for event in events:
+        reporter(event)
+    with Store(tmp_path) as store:
+        run = store.get_run(run_id)
+        reporter.print_summary(run.summary, store.list_candidates(run_id))
+    text = buf.getvalue()
+    assert "40.0 tok/s" in text and "ETA 2s" in text and "accepted" in text
+    assert "improvement" in text and "+100.0%" in text
+
+
+def test_reporter_live_bars_at_a_terminal() -> None:
+    buf = io.StringIO()
+    reporter = HeadlessReporter(Console(file=buf, width=120, force_terminal=True))
+    assert reporter.live
+    run_id = "20260101-000000-abcd"
+    for event in [
+        ev.LLMStarted(run_id, purpose="candidate", iteration=0, sample=0, prompt_tokens=12),
+        ev.LLMToken(run_id, purpose="candidate", iteration=0, sample=0, text="def"),
+        ev.LLMFinished(run_id, purpose="candidate", iteration=0, sample=0, prompt_tokens=12, completion_tokens=1,
+                       seconds=0.1, tokens_per_s=10.0),
+        ev.TrainingStarted(run_id, candidate_id="i0-k0", total_steps=100, seed=0),
+        ev.TrainingProgress(run_id, candidate_id="i0-k0", step=40, total_steps=100, steps_per_s=20.0, eta_s=3.0),
+        ev.TrainingFinished(run_id, candidate_id="i0-k0", status="failed", score=None, lipschitz=None,
+                            reason="training worker died with SIGKILL"),
+    ]:
+        reporter(event)
+    reporter.close()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue())
+    assert "10.0 tok/s" in text and "SIGKILL" in text

@@ -1,0 +1,113 @@
+"""End to end: one real smoke run (default model via llama.cpp, MuJoCo, TD3 workers, SQLite), then
+assertions on its JSON summary, store rows, files and the history/show/export/plot commands."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lesr_local.store import Store
+from tests.conftest import run_lesr
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    home = tmp_path_factory.mktemp("smoke-home")
+    started = time.monotonic()
+    proc = run_lesr("run", "--env", "InvertedPendulum-v5", "--preset", "smoke", "--headless", "--json",
+                    home=home, timeout=600)
+    wall = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stdout
+    print(f"\nsmoke run: {wall:.1f} s\n{lines[0]}")
+    return {"home": home, "summary": json.loads(lines[0]), "stderr": proc.stderr, "wall": wall}
+
+
+def test_json_summary_fields(smoke: dict[str, Any]) -> None:
+    s = smoke["summary"]
+    assert s["status"] == "finished" and s["env_id"] == "InvertedPendulum-v5"
+    assert s["iterations"] == 2
+    assert s["best"]["candidate_id"].startswith("i") and isinstance(s["best"]["score"], float)
+    assert Path(s["best"]["code_path"]).is_file()
+    assert isinstance(s["baseline"]["score"], float)
+    final = s["final"]
+    for arm in ("best", "baseline"):
+        assert final[arm]["seeds"] == 2 and len(final[arm]["scores"]) == 2
+        assert isinstance(final[arm]["mean"], float) and final[arm]["std"] >= 0.0
+    expected = (final["best"]["mean"] - final["baseline"]["mean"]) / abs(final["baseline"]["mean"])
+    assert final["improvement"] == pytest.approx(expected)
+    assert s["final_env_steps"] == 2 * 2 * 1_200
+    assert s["search_env_steps"] >= 2 * 1_200  # the control + at least one candidate
+    assert s["total_env_steps"] == s["search_env_steps"] + s["final_env_steps"]
+    assert smoke["wall"] < 400
+
+
+def test_store_rows(smoke: dict[str, Any]) -> None:
+    s = smoke["summary"]
+    with Store(smoke["home"]) as store:
+        run = store.get_run(s["run_id"])
+        cands = {c.candidate_id: c for c in store.list_candidates(run.run_id)}
+        calls = store.list_llm_calls(run.run_id)
+        iters = store.list_iterations(run.run_id)
+    assert run.status == "finished" and run.summary == s and run.config["preset"] == "smoke"
+    assert {"baseline", "final-best-s1", "final-best-s2", "final-baseline-s1", "final-baseline-s2"} <= set(cands)
+    search = [c for c in cands.values() if c.kind == "search"]
+    assert {c.candidate_id for c in search} == {"i0-k0", "i0-k1", "i1-k0", "i1-k1"}
+    for cand in cands.values():
+        assert cand.status in ("finished", "failed", "rejected")
+        if cand.status == "finished":
+            assert cand.curve and cand.lipschitz and len(cand.dim_names) == len(cand.lipschitz)
+            assert cand.finished_at is not None and cand.steps_done == cand.total_steps
+        else:
+            assert cand.reason
+    assert cands["final-best-s1"].source_candidate_id == s["best"]["candidate_id"]
+    assert [it.status for it in iters] == ["finished", "finished"]
+    assert iters[0].analysis  # the reasoning turn fed iteration 2
+    purposes = [c.purpose for c in calls]
+    assert purposes.count("analysis") == 1 and purposes.count("candidate") == 4
+    assert all(c.reply is not None and c.completion_tokens >= 0 for c in calls)
+
+
+def test_run_folder(smoke: dict[str, Any]) -> None:
+    run_dir = Path(smoke["summary"]["run_dir"])
+    assert (run_dir / "config.toml").is_file()
+    assert list((run_dir / "candidates").glob("i*-k*.py"))
+    assert (run_dir / "policies").is_dir() and list((run_dir / "policies").glob("*.pt"))
+    assert "iteration 2/2" in smoke["stderr"] and "tok/s" in smoke["stderr"] and "ETA" in smoke["stderr"]
+
+
+def test_history_show_export_plot(smoke: dict[str, Any], tmp_path: Path) -> None:
+    home, run_id = smoke["home"], smoke["summary"]["run_id"]
+    hist = run_lesr("history", "--json", home=home)
+    assert hist.returncode == 0
+    [row] = json.loads(hist.stdout)
+    assert row["run_id"] == run_id and row["status"] == "finished"
+    assert row["best_score"] == smoke["summary"]["best"]["score"]
+
+    png = tmp_path / "run.png"
+    show = run_lesr("show", run_id, "--json", "--plot", str(png), home=home)
+    assert show.returncode == 0, show.stderr
+    detail = json.loads(show.stdout)
+    assert detail["config"]["samples"] == 2 and detail["llm_calls"]
+    assert {c["status"] for c in detail["candidates"]} <= {"finished", "failed", "rejected"}
+    assert png.stat().st_size > 10_000
+
+    out = tmp_path / "best.py"
+    exp = run_lesr("export", run_id, "--out", str(out), home=home)
+    assert exp.returncode == 0, exp.stderr
+    spec = importlib.util.spec_from_file_location("exported_best", out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import numpy as np
+
+    features = module.revise_state(np.zeros(4) + 0.1)
+    assert features.shape[0] > 4
+    assert np.isfinite(float(module.intrinsic_reward(features)))
