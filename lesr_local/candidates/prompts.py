@@ -73,9 +73,29 @@ def _metric_text(env: EnvLike) -> str:
     return "the mean episode return of the last evaluations (higher is better)"
 
 
+def example_code(env: EnvLike, a: int = 0, b: int = 1) -> str:
+    """The worked example in the contract; its features read s[a] and s[b]."""
+    d = env.state_dim
+    a, b = (a, b) if d > 1 else (0, 0)
+    return "\n".join([
+        "```python",
+        "import numpy as np",
+        "",
+        "",
+        "def revise_state(s):",
+        f"    feature_1 = np.abs(s[{a}])",
+        f"    feature_2 = s[{a}] * s[{b}]",
+        "    return np.concatenate([s, np.array([feature_1, feature_2])])",
+        "",
+        "",
+        "def intrinsic_reward(updated_s):",
+        f"    return float(np.clip(updated_s[{d}] - 0.1 * updated_s[{d + 1}], -10.0, 10.0))",
+        "```",
+    ])
+
+
 def contract(env: EnvLike) -> str:
     d = env.state_dim
-    a, b = (0, 1) if d > 1 else (0, 0)
     return "\n".join([
         "Write exactly two Python functions:",
         f"- revise_state(s): s is a numpy array of shape ({d},), the state above. Compute new "
@@ -94,19 +114,7 @@ def contract(env: EnvLike) -> str:
         "- Keep it fast: a few numpy operations, no long loops.",
         "",
         "The expected format (replace these placeholder features with better ones for this task):",
-        "```python",
-        "import numpy as np",
-        "",
-        "",
-        "def revise_state(s):",
-        f"    feature_1 = np.abs(s[{a}])",
-        f"    feature_2 = s[{a}] * s[{b}]",
-        "    return np.concatenate([s, np.array([feature_1, feature_2])])",
-        "",
-        "",
-        "def intrinsic_reward(updated_s):",
-        f"    return float(np.clip(updated_s[{d}] - 0.1 * updated_s[{d + 1}], -10.0, 10.0))",
-        "```",
+        example_code(env),
     ])
 
 
@@ -266,3 +274,27 @@ def repair_prompt(prompt: str, code: str | None, reason: str) -> str:
         f"Reason: {reason}",
         "Write a corrected version that fixes exactly this problem and follows all the rules above.",
     ])
+
+
+def focus_prompt(prompt: str, env: EnvLike, iteration: int, sample: int, seed: int) -> str:
+    """`prompt` for sample k of an iteration: its own pair of state dims, in the example and in a note.
+
+    Small local models copy the worked example almost verbatim, so K samples at any temperature
+    come out nearly identical; an example and a note built on a different pair of dims per sample
+    give the search K real candidates. The pair is a deterministic function of (seed, iteration,
+    sample), so a resumed run asks the same question; the dims list and task text before the
+    example stay identical across samples, so their KV cache is reused.
+    """
+    import random
+
+    if env.state_dim < 2:
+        return prompt
+    rng = random.Random(f"lesr-focus-{seed}-{iteration}-{sample}")
+    a, b = rng.sample(range(env.state_dim), 2)
+    default = example_code(env)
+    if default in prompt:
+        prompt = prompt.replace(default, example_code(env, a, b))
+    return (
+        f"{prompt}\n\nFor this answer, build your new features mainly from {_dim_label(env, a)} and "
+        f"{_dim_label(env, b)} (other dims may join them)."
+    )

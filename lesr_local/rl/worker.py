@@ -34,14 +34,16 @@ _live_workers = 0
 def run_training(
     spec: TrainSpec, on_progress: Callable[[TrainProgress], None] | None = None,
     cancel: threading.Event | None = None, *, hang_seconds: float = DEFAULT_HANG_SECONDS,
+    on_pid: Callable[[int], None] | None = None,
 ) -> TrainResult:
+    """Train in a sandboxed subprocess; `on_pid(pid)` is told the worker's pid once it started."""
     global _live_workers
     with _live_lock:
         _live_workers += 1
         concurrent = spec.workers or _live_workers
     started = time.perf_counter()
     try:
-        return _supervise(spec, concurrent, on_progress, cancel, hang_seconds, started)
+        return _supervise(spec, concurrent, on_progress, cancel, hang_seconds, started, on_pid)
     finally:
         with _live_lock:
             _live_workers -= 1
@@ -50,16 +52,19 @@ def run_training(
 def _supervise(
     spec: TrainSpec, concurrent: int, on_progress: Callable[[TrainProgress], None] | None,
     cancel: threading.Event | None, hang_seconds: float, started: float,
+    on_pid: Callable[[int], None] | None = None,
 ) -> TrainResult:
     ctx = mp.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
     # The spawned child re-imports the parent's __main__ module (which may import torch) before
     # worker_main runs, so the OpenMP environment must already be in the environment it inherits.
     set_thread_env()
-    proc = ctx.Process(target=worker_main, args=(spec, concurrent, sender), daemon=True,
+    proc = ctx.Process(target=worker_main, args=(spec, concurrent, sender, os.getpid()), daemon=True,
                        name=f"lesr-train-{spec.env_id}-s{spec.seed}")
     proc.start()
     sender.close()
+    if on_pid is not None and proc.pid is not None:
+        on_pid(proc.pid)
     last_message = time.monotonic()
     last_step = 0
     try:
@@ -154,9 +159,13 @@ def set_thread_env() -> None:
         os.environ.setdefault(key, value)
 
 
-def worker_main(spec: TrainSpec, concurrent: int, conn: Connection) -> None:
+def worker_main(spec: TrainSpec, concurrent: int, conn: Connection, parent_pid: int | None = None) -> None:
     """Entry point of the training subprocess (this module is imported without torch, so the
     thread environment below is in place before torch and numpy load their runtimes)."""
+    if parent_pid is not None:
+        from lesr_local.procs import die_with_parent
+
+        die_with_parent(parent_pid)
     set_thread_env()
     try:
         _worker_body(spec, concurrent, conn)

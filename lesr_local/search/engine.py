@@ -306,8 +306,9 @@ class _Loop:
             env_spec=cfg.env_spec, policy_path=policy_path(self.run_dir, cand.candidate_id),
             workers=self.executor.workers,
         )
-        future = self.executor.submit(spec, lambda p: self.recorder.progress(job, p), self.cancel,
-                                      lambda: self.recorder.started(job))
+        future = self.executor.submit(
+            spec, lambda p: self.recorder.progress(job, p), self.cancel, lambda: self.recorder.started(job),
+            lambda pid: self.store.set_worker_pid(self.run_id, cand.candidate_id, pid))
         future.add_done_callback(lambda f: self.recorder.done(job, f))
         return job
 

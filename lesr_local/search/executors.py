@@ -18,14 +18,16 @@ if TYPE_CHECKING:
 
 ProgressCallback = Callable[["TrainProgress"], None]
 StartCallback = Callable[[], None]
+PidCallback = Callable[[int], None]
 
 
 class Executor(Protocol):
     workers: int
 
     def submit(self, spec: TrainSpec, on_progress: ProgressCallback | None, cancel: threading.Event | None,
-               on_start: StartCallback | None = None) -> Future[TrainResult]:
-        """Queue a training; `on_start` runs when a worker takes it up, `on_progress` as it trains."""
+               on_start: StartCallback | None = None, on_pid: PidCallback | None = None) -> Future[TrainResult]:
+        """Queue a training; `on_start` runs when a worker takes it up, `on_pid` with the worker's
+        process id once it exists (stored so a person can find it), `on_progress` as it trains."""
         ...
 
     def close(self) -> None: ...
@@ -49,15 +51,15 @@ class LocalProcessExecutor:
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="lesr-train")
 
     def submit(self, spec: TrainSpec, on_progress: ProgressCallback | None, cancel: threading.Event | None,
-               on_start: StartCallback | None = None) -> Future[TrainResult]:
-        return self._pool.submit(_train, spec, on_progress, cancel, on_start)
+               on_start: StartCallback | None = None, on_pid: PidCallback | None = None) -> Future[TrainResult]:
+        return self._pool.submit(_train, spec, on_progress, cancel, on_start, on_pid)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _train(spec: TrainSpec, on_progress: ProgressCallback | None, cancel: threading.Event | None,
-           on_start: StartCallback | None) -> TrainResult:
+           on_start: StartCallback | None, on_pid: PidCallback | None = None) -> TrainResult:
     from lesr_local.rl.spec import TrainResult
     from lesr_local.rl.worker import run_training
 
@@ -69,7 +71,7 @@ def _train(spec: TrainSpec, on_progress: ProgressCallback | None, cancel: thread
                                updates_per_s=0.0, policy_path=None)
         if on_start is not None:
             on_start()
-        return run_training(spec, on_progress=on_progress, cancel=cancel)
+        return run_training(spec, on_progress=on_progress, cancel=cancel, on_pid=on_pid)
     except Exception as exc:  # noqa: BLE001 - a broken worker fails its candidate, not the run
         return TrainResult(
             status="failed", reason=f"worker error: {type(exc).__name__}: {exc}", score=None, curve=[],

@@ -109,6 +109,9 @@ class CandidateSampler:
                 self.sink(ev.CandidateRejected(self.run_id, candidate_id=cid, iteration=it, sample=k,
                                                attempt=attempt.index, reason=attempt.reason, final=last))
 
+        from lesr_local.candidates.prompts import focus_prompt
+
+        prompt = focus_prompt(prompt, self.env, it, k, self.config.seed)
         outcome = sample_valid_candidate(
             client, self.env, prompt, self._params(self.config.llm.max_tokens, True, it * 1000 + k),
             self.config.llm.repair_attempts, check, on_attempt, model=self.session.model, cancel=self.cancel,

@@ -1,0 +1,29 @@
+"""Process hygiene shared by the worker subprocesses."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> bool:
+    """Have Linux SIGKILL this process when its parent dies (e.g. the engine got `kill -9`).
+
+    Without it an orphaned training worker would keep burning the CPU for the rest of its steps.
+    Returns False where the OS has no such call (the worker then relies on its broken pipe).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+    return True
