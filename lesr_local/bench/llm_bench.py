@@ -2,14 +2,14 @@
 rate and the KV-cache prefix reuse across the K samples of one iteration (the real prompt of --env).
 
 Validity is the candidate-code checks (`candidates.checks.check_candidate`: policy + sandboxed
-semantic checks on real states) when that package is importable; otherwise it falls back to "the
-reply parses as Python" and says so in the output ("validity": "syntax-only").
+semantic checks on real states). Each sample gets the prompt the search engine would send it (the
+shared prompt plus its per-sample focus), and the report counts how many distinct valid candidates
+came out.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import statistics
 import time
 from collections.abc import Callable
@@ -21,7 +21,6 @@ from lesr_local.errors import BadInput
 GOAL_FIRST_VALID_S = 30.0
 GOAL_VALID_RATE = 0.9
 GOAL_SECOND_PROMPT_FRACTION = 0.10
-_FALLBACK_SYSTEM = "You write short, correct Python functions with numpy."
 
 
 @dataclass
@@ -38,6 +37,7 @@ class _Sample:
     finish: str
     valid: bool
     reason: str | None
+    text: str = ""
 
 
 def run_llm_bench(args: argparse.Namespace) -> int:
@@ -57,9 +57,13 @@ def run_llm_bench(args: argparse.Namespace) -> int:
     constrained = use_grammar(args.constrain, model)
     system, user, prefix, prompt_source = _prompt_parts(env, constrained)
     validate, validity = _validator(env.env_id, prefix)
+    from lesr_local.candidates.prompts import focus_prompt
     from lesr_local.llm.prompting import render_prompt
 
-    prompt = render_prompt(model, system, user, prefix)
+    # One prompt per sample, exactly as the engine sends them (the per-sample focus keeps a small
+    # model's K samples from being copies of each other; the shared head stays in the KV cache).
+    prompts = [render_prompt(model, system, focus_prompt(user, env, 0, i, args.seed), prefix)
+               for i in range(args.samples)]
     grammar = candidate_grammar(env.state_dim) if constrained else None
     stop = [] if constrained else ["```"]
 
@@ -73,7 +77,7 @@ def run_llm_bench(args: argparse.Namespace) -> int:
         gen_started = time.perf_counter()
         for i in range(args.samples):
             params = GenerationParams(max_tokens=args.max_tokens, seed=args.seed + i, grammar=grammar, stop=stop)
-            gen = client.generate(prompt, params)
+            gen = client.generate(prompts[i], params)
             valid, reason = validate(gen.text)
             if valid and first_valid_s is None:
                 first_valid_s = time.perf_counter() - gen_started
@@ -81,7 +85,7 @@ def run_llm_bench(args: argparse.Namespace) -> int:
                 index=i, seed=gen.seed, prompt_tokens=gen.prompt_tokens, cached_tokens=gen.prompt_cached_tokens,
                 completion_tokens=gen.completion_tokens, prompt_s=gen.prompt_seconds, total_s=gen.seconds,
                 sample_s=gen.sample_seconds, grammar_fallbacks=gen.grammar_fallbacks, finish=gen.finish_reason,
-                valid=valid, reason=reason,
+                valid=valid, reason=reason, text=gen.text.strip(),
             ))
     finally:
         client.close()
@@ -97,37 +101,19 @@ def run_llm_bench(args: argparse.Namespace) -> int:
 
 def _prompt_parts(env: Any, constrained: bool) -> tuple[str, str, str, str]:
     """(system, user message, assistant prefix, where the prompt came from)."""
-    try:
-        from lesr_local.candidates.prompts import SYSTEM_PROMPT, initial_prompt
-        from lesr_local.candidates.repair import code_prefix
-    except ImportError:
-        # The candidate-code package is not installed here: a plain prompt with the same contract.
-        dims = "\n".join(f"- s[{d.index}]: {d.description} [{d.unit}]" for d in env.dims)
-        user = (f"Task ({env.env_id}): {env.task}\nThe state s has {env.state_dim} values:\n{dims}\n"
-                "Write revise_state(s) returning np.concatenate([s, extra]) and intrinsic_reward(updated_s) "
-                f"returning a float computed from updated_s[{env.state_dim}:].")
-        return _FALLBACK_SYSTEM, user, "```python\n", "builtin"
+    from lesr_local.candidates.prompts import SYSTEM_PROMPT, initial_prompt
+    from lesr_local.candidates.repair import code_prefix
 
     class _Params:  # code_prefix only looks at .grammar
         grammar = "on" if constrained else None
 
-    return SYSTEM_PROMPT, initial_prompt(env), code_prefix(_Params()), "candidates.prompts.initial_prompt"
+    return (SYSTEM_PROMPT, initial_prompt(env), code_prefix(_Params()),
+            "candidates.prompts.initial_prompt + focus_prompt per sample (as the search engine sends it)")
 
 
 def _validator(env_id: str, prefix: str) -> tuple[Callable[[str], tuple[bool, str | None]], str]:
-    try:
-        from lesr_local.candidates.checks import check_candidate
-        from lesr_local.candidates.extract import extract_code
-    except ImportError:
-        def syntax_only(reply: str) -> tuple[bool, str | None]:
-            code = _strip_fence(prefix + reply)
-            try:
-                ast.parse(code)
-            except SyntaxError as exc:
-                return False, f"syntax error on line {exc.lineno}: {exc.msg}"
-            return True, None
-
-        return syntax_only, "syntax-only"
+    from lesr_local.candidates.checks import check_candidate
+    from lesr_local.candidates.extract import extract_code
 
     def full_check(reply: str) -> tuple[bool, str | None]:
         code = extract_code(reply, prefix)
@@ -137,11 +123,6 @@ def _validator(env_id: str, prefix: str) -> tuple[Callable[[str], tuple[bool, st
         return bool(result.valid), result.reason
 
     return full_check, "candidate-checks"
-
-
-def _strip_fence(text: str) -> str:
-    body = text.split("```python\n", 1)[-1]
-    return body.split("```", 1)[0]
 
 
 def _report(
@@ -157,14 +138,14 @@ def _report(
     reuse = first.prompt_s / statistics.mean(later) if later and statistics.mean(later) > 0 else None
     second_fraction = samples[1].prompt_s / first.prompt_s if len(samples) > 1 and first.prompt_s > 0 else None
     valid_rate = sum(s.valid for s in samples) / len(samples)
+    distinct = len({s.text for s in samples if s.valid})
     return {
         "model": model.name, "model_path": str(model.path), "env": env_id, "samples": len(samples),
         "max_tokens": args.max_tokens, "constrained": constrained, "prompt_source": prompt_source,
         "validity": validity,
         "time_to_first_valid_note": (
             "from the start of the first generation to the first reply that passes "
-            + ("the candidate checks (policy + sandboxed semantic checks)" if validity == "candidate-checks"
-               else "ast.parse only (candidate checks not importable)")
+            + "the candidate checks (policy + sandboxed semantic checks)"
         ),
         "n_ctx": client.n_ctx, "n_threads": client.n_threads,
         "gpu_offload": bool(client.runtime_info.get("gpu_offload")), "safe_mode": client.safe_mode,
@@ -172,6 +153,7 @@ def _report(
         "prompt_tokens": first.prompt_tokens,
         "prompt_tok_per_s": _r(prompt_tps), "gen_tok_per_s": _r(gen_tokens / gen_time if gen_time > 0 else None),
         "time_to_first_valid_s": _r(first_valid_s), "valid_rate": round(valid_rate, 3),
+        "distinct_valid_candidates": distinct,
         "prefix_reuse_speedup": _r(reuse), "second_prompt_fraction": _r(second_fraction, 4),
         "mean_completion_tokens": round(gen_tokens / len(samples), 1),
         "sampling_s_total": _r(sum(s.sample_s for s in samples)),
