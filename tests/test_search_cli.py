@@ -10,7 +10,7 @@ import pytest
 from lesr_local.cli import build_parser
 from lesr_local.commands.run import build_config
 from lesr_local.errors import BadInput
-from lesr_local.search.executors import default_workers, threads_per_worker
+from lesr_local.search.executors import default_workers
 from lesr_local.store import Store, new_run_id
 
 
@@ -42,7 +42,6 @@ def test_bad_values_are_bad_input() -> None:
 
 def test_executor_defaults() -> None:
     assert default_workers(2) == 2 and default_workers(1) == 1
-    assert threads_per_worker(2, cpu_count=2) == 1 and threads_per_worker(1, cpu_count=8) == 8
 
 
 def test_run_bad_input_exits_2(home: Path, lesr) -> None:

@@ -189,7 +189,7 @@ def _worker_body(spec: TrainSpec, concurrent: int, conn: Connection) -> None:
     from lesr_local.rl.sandboxing import enter_training_sandbox
     from lesr_local.rl.trainer import train
 
-    configure_threads(threads_per_worker(concurrent, spec.threads))
+    configure_threads(threads_per_worker(spec.threads))
     enter_training_sandbox(spec)
     features = Features()
     if spec.candidate_source is not None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from lesr_local.config import RunConfig
 from lesr_local.errors import BadInput, Interrupted, LesrError, RunFailed
 from lesr_local.search import events as ev
-from lesr_local.search.executors import Executor, LocalProcessExecutor, default_workers, threads_per_worker
+from lesr_local.search.executors import Executor, LocalProcessExecutor, default_workers
 from lesr_local.search.llm_session import GenerationCancelled, LLMSession
 from lesr_local.search.sampling import CandidateSampler
 from lesr_local.search.summary import RunSummary, best_search_candidate, build_summary
@@ -160,7 +160,6 @@ class _Loop:
         self.executor = executor
         self.run_dir = self.store.run_dir(run_id)
         self.recorder = JobRecorder(self.store, self.sink, self.cancel)
-        self.threads = threads_per_worker(executor.workers)
         self.sampler = CandidateSampler(self.store, run_id, config, env, session, self.sink, self.cancel)
 
     def run(self) -> str | None:
@@ -302,7 +301,7 @@ class _Loop:
             env_id=cfg.env_id, steps=cand.total_steps, seed=cand.seed, candidate_source=cand.code,
             intrinsic_weight=cfg.intrinsic_weight, td3=cfg.td3, eval=cfg.eval,
             checkpoint_dir=checkpoint_dir(self.run_dir, cand.candidate_id),
-            checkpoint_every=max(cfg.eval.every, cand.total_steps // 20), threads=self.threads,
+            checkpoint_every=max(cfg.eval.every, cand.total_steps // 20), threads=0,  # the worker picks (rl.device.threads_per_worker)
             env_spec=cfg.env_spec, policy_path=policy_path(self.run_dir, cand.candidate_id),
             workers=self.executor.workers,
         )

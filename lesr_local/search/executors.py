@@ -38,11 +38,6 @@ def default_workers(cpu_count: int | None = None) -> int:
     return max(1, cpu_count if cpu_count is not None else (os.cpu_count() or 1))
 
 
-def threads_per_worker(workers: int, cpu_count: int | None = None) -> int:
-    cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
-    return max(1, cores // max(1, workers))
-
-
 class LocalProcessExecutor:
     """W concurrent `run_training` calls on this machine."""
 
