@@ -27,3 +27,16 @@ def die_with_parent(parent_pid: int) -> bool:
     if os.getppid() != parent_pid:  # the parent died before the request took effect
         os._exit(1)
     return True
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this id exists (e.g. the owner of a run marked 'running')."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, but belongs to someone else
+        return True
+    return True

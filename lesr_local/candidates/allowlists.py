@@ -15,7 +15,7 @@ SAFE_BUILTIN_NAMES: frozenset[str] = frozenset({
     "reversed", "round", "set", "slice", "sorted", "str", "sum", "tuple", "zip",
     "True", "False", "None",
     "Exception", "ArithmeticError", "AssertionError", "FloatingPointError", "IndexError", "KeyError",
-    "NotImplementedError", "OverflowError", "RuntimeError", "StopIteration", "TypeError",
+    "OverflowError", "RuntimeError", "StopIteration", "TypeError",
     "ValueError", "ZeroDivisionError",
 })
 

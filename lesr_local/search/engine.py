@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from lesr_local.config import RunConfig
 from lesr_local.errors import BadInput, Interrupted, LesrError, RunFailed
+from lesr_local.procs import pid_alive
 from lesr_local.search import events as ev
 from lesr_local.search.executors import Executor, LocalProcessExecutor, default_workers
 from lesr_local.search.llm_session import GenerationCancelled, LLMSession
@@ -71,7 +72,7 @@ class SearchEngine:
         run = self.store.get_run(run_id)
         if run.status == "finished":
             raise BadInput(f"run {run_id} already finished; nothing to resume")
-        if run.status == "running" and run.owner_pid and run.owner_pid != os.getpid() and _alive(run.owner_pid):
+        if run.status == "running" and run.owner_pid and run.owner_pid != os.getpid() and pid_alive(run.owner_pid):
             raise BadInput(f"run {run_id} is still running in process {run.owner_pid}")
         config = RunConfig.from_dict(run.config)
         env = _env_info(config)
@@ -379,12 +380,3 @@ def _model(config: RunConfig) -> ModelInfo:
 
     return resolve_model(config.llm.model)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from lesr_local.errors import LesrError
+from lesr_local.procs import pid_alive
 from lesr_local.tui.format import fmt_delta, fmt_score, fmt_time, status_text
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class HistoryScreen(Screen[None]):
         table.clear()
         for run in self.runs:
             status = run.status
-            if status == "running" and not self.lesr_app.is_live(run.run_id) and not _alive(run.owner_pid):
+            if status == "running" and not self.lesr_app.is_live(run.run_id) and not pid_alive(run.owner_pid):
                 status = "interrupted"
             table.add_row(
                 run.run_id, run.env_id, status_text(status), Text(fmt_score(run.best_score), justify="right"),
@@ -100,17 +101,3 @@ class HistoryScreen(Screen[None]):
         if run is not None:
             self.lesr_app.resume_run(run.run_id)
 
-
-def _alive(pid: int | None) -> bool:
-    """Whether the process that last drove a 'running' run still exists (else it was killed)."""
-    if not pid:
-        return False
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
