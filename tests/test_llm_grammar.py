@@ -136,3 +136,24 @@ def test_use_grammar_modes() -> None:
     assert not use_grammar("off", _model(chat=False, params=1))
     with pytest.raises(BadInput):
         use_grammar("maybe", _model(chat=False, params=1))
+
+
+def test_focus_pins_the_first_feature_to_the_sample_dims() -> None:
+    grammar = candidate_grammar(17, focus=(6, 13))
+    rng = np.random.default_rng(1)
+    states = rng.normal(size=(8, 17))
+    for seed in range(60):
+        source = derive(grammar, seed)
+        assert check_policy(source) is None, source
+        first_line = next(line for line in source.splitlines() if line.strip().startswith("f1 = "))
+        assert re.search(r"s\[(\d+)\]", first_line).group(1) in ("6", "13"), source
+        namespace: dict = {}
+        exec(compile(source, "<candidate>", "exec"), namespace)  # our own grammar's output, not LLM code
+        for s in states:
+            with np.errstate(all="ignore"):
+                updated = namespace["revise_state"](s.copy())
+            assert np.array_equal(updated[:17], s) and np.all(np.isfinite(updated)), source
+    with pytest.raises(ValueError):
+        candidate_grammar(17, focus=(17,))
+    with pytest.raises(ValueError):
+        candidate_grammar(None, focus=(1,))

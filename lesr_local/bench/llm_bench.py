@@ -64,7 +64,10 @@ def run_llm_bench(args: argparse.Namespace) -> int:
     # model's K samples from being copies of each other; the shared head stays in the KV cache).
     prompts = [render_prompt(model, system, focus_prompt(user, env, 0, i, args.seed), prefix)
                for i in range(args.samples)]
-    grammar = candidate_grammar(env.state_dim) if constrained else None
+    from lesr_local.candidates.prompts import focus_dims
+
+    grammars = [candidate_grammar(env.state_dim, focus=focus_dims(env.state_dim, 0, i, args.seed))
+                if constrained else None for i in range(args.samples)]
     stop = [] if constrained else ["```"]
 
     client = LLMClient(model)
@@ -76,7 +79,7 @@ def run_llm_bench(args: argparse.Namespace) -> int:
     try:
         gen_started = time.perf_counter()
         for i in range(args.samples):
-            params = GenerationParams(max_tokens=args.max_tokens, seed=args.seed + i, grammar=grammar, stop=stop)
+            params = GenerationParams(max_tokens=args.max_tokens, seed=args.seed + i, grammar=grammars[i], stop=stop)
             gen = client.generate(prompts[i], params)
             valid, reason = validate(gen.text)
             if valid and first_valid_s is None:

@@ -286,13 +286,22 @@ def focus_prompt(prompt: str, env: EnvLike, iteration: int, sample: int, seed: i
     function of (seed, iteration, sample), so a resumed run asks the same question, and it is
     appended at the very end so the whole shared prompt stays in the KV cache (~30 new tokens).
     """
-    import random
-
-    if env.state_dim < 2:
+    pair = focus_dims(env.state_dim, iteration, sample, seed)
+    if pair is None:
         return prompt
-    rng = random.Random(f"lesr-focus-{seed}-{iteration}-{sample}")
-    a, b = rng.sample(range(env.state_dim), 2)
+    a, b = pair
     return (
         f"{prompt}\nThis time start from s[{a}] and s[{b}]:\n"
         f"    feature_1 = np.abs(s[{a}])\n    feature_2 = s[{a}] * s[{b}]"
     )
+
+
+def focus_dims(state_dim: int, iteration: int, sample: int, seed: int) -> tuple[int, int] | None:
+    """The pair of state dims sample k of an iteration starts from (None for a 1-D state)."""
+    import random
+
+    if state_dim < 2:
+        return None
+    rng = random.Random(f"lesr-focus-{seed}-{iteration}-{sample}")
+    a, b = rng.sample(range(state_dim), 2)
+    return a, b

@@ -40,11 +40,21 @@ def _index_rule(name: str, low: int, high: int) -> str:
     return f"{name} ::= " + " | ".join(f'"{i}"' for i in range(low, high))
 
 
-def candidate_grammar(state_dim: int | None = None, max_extra: int = MAX_EXTRA_FEATURES) -> str:
+def candidate_grammar(
+    state_dim: int | None = None, max_extra: int = MAX_EXTRA_FEATURES, focus: tuple[int, ...] | None = None,
+) -> str:
     """The GBNF text; with `state_dim`, indices into s are < state_dim and the reward's first term
-    reads one of the new dims (state_dim .. state_dim + k - 1 for k features)."""
+    reads one of the new dims (state_dim .. state_dim + k - 1 for k features).
+
+    `focus` (needs `state_dim`): the first feature must start from one of these state dims. A small
+    model given the same prompt writes the same module whatever the seed (and copies the code of
+    earlier candidates shown to it), so pinning each sample's first feature to its own dims is what
+    makes K samples K different candidates.
+    """
     if state_dim is not None and state_dim < 1:
         raise ValueError(f"state_dim must be positive, got {state_dim}")
+    if focus is not None and (state_dim is None or not focus or any(not 0 <= i < state_dim for i in focus)):
+        raise ValueError(f"focus dims {focus!r} must be indices of the {state_dim}-dim state")
     if not 1 <= max_extra <= 8:
         raise ValueError(f"max_extra must be within 1..8, got {max_extra}")
     lines = [
@@ -52,7 +62,8 @@ def candidate_grammar(state_dim: int | None = None, max_extra: int = MAX_EXTRA_F
         "module ::= " + " | ".join(f"mod{k}" for k in range(1, max_extra + 1)),
     ]
     for k in range(1, max_extra + 1):
-        feats = "".join(f' "    f{i} = " sexpr "\\n"' for i in range(1, k + 1))
+        first = "fexpr" if focus is not None else "sexpr"
+        feats = "".join(f' "    f{i} = " {first if i == 1 else "sexpr"} "\\n"' for i in range(1, k + 1))
         names = ", ".join(f"f{i}" for i in range(1, k + 1))
         lines.append(
             f'mod{k} ::= "def revise_state(s):\\n"{feats} '
@@ -73,6 +84,14 @@ def candidate_grammar(state_dim: int | None = None, max_extra: int = MAX_EXTRA_F
             lines.append(_index_rule(f"xidx{k}", state_dim, state_dim + k))
             lines.append(_index_rule(f"ridx{k}", 0, state_dim + k))
     high = state_dim if state_dim is not None else _GENERIC_MAX_INDEX + 1
+    if focus is not None:
+        lines += [
+            "fexpr ::= fterm (binop sterm){0,3}",
+            'fterm ::= "-"? fatom (" / " divisor)?',
+            'fatom ::= "s[" fidx "]" | fn1 "(s[" fidx "])" | "np.sqrt(np.abs(s[" fidx "]))" '
+            '| fn2 "(s[" fidx "], " iexpr ")"',
+            "fidx ::= " + " | ".join(f'"{i}"' for i in sorted(set(focus))),
+        ]
     lines += [
         # Expressions over the source state (revise_state). Two levels and bounded repeats: the
         # model cannot wander into endless nesting and run out of tokens mid-module.

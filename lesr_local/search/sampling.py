@@ -30,7 +30,7 @@ class CandidateSampler:
         self.session = session
         self.sink = sink
         self.cancel = cancel
-        self._grammar: str | None | bool = False  # False = not decided yet
+        self._grammar: bool | None = None  # whether to constrain decoding; None = not decided yet
 
     # -- prompts -----------------------------------------------------------------------------
 
@@ -48,12 +48,13 @@ class CandidateSampler:
             fits = _always  # every first ask of this iteration is stored: no need to load the model
         return iteration_prompt(self.env, [feedback(c) for c in history], analysis or "", fits)
 
-    def _params(self, max_tokens: int, grammar: bool, seed_offset: int) -> Any:
+    def _params(self, max_tokens: int, grammar: bool, seed_offset: int,
+                focus: tuple[int, int] | None = None) -> Any:
         from lesr_local.llm.client import GenerationParams
         from lesr_local.llm.prompting import CODE_STOP
 
         cfg = self.config.llm
-        grammar_text = self._grammar_text() if grammar else None
+        grammar_text = self._grammar_text(focus) if grammar else None
         return GenerationParams(
             max_tokens=max_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
             seed=self.config.seed * 100_003 + seed_offset, grammar=grammar_text,
@@ -61,13 +62,12 @@ class CandidateSampler:
             stop=list(CODE_STOP) if grammar and grammar_text is None else [],
         )
 
-    def _grammar_text(self) -> str | None:
-        if self._grammar is False:
-            from lesr_local.llm.grammar import candidate_grammar, use_grammar
+    def _grammar_text(self, focus: tuple[int, int] | None = None) -> str | None:
+        from lesr_local.llm.grammar import candidate_grammar, use_grammar
 
-            on = use_grammar(self.config.llm.constrain, self.session.model)
-            self._grammar = candidate_grammar(self.env.state_dim) if on else None
-        return self._grammar  # type: ignore[return-value]
+        if self._grammar is None:
+            self._grammar = use_grammar(self.config.llm.constrain, self.session.model)
+        return candidate_grammar(self.env.state_dim, focus=focus) if self._grammar else None
 
     # -- one sample --------------------------------------------------------------------------
 
@@ -109,11 +109,12 @@ class CandidateSampler:
                 self.sink(ev.CandidateRejected(self.run_id, candidate_id=cid, iteration=it, sample=k,
                                                attempt=attempt.index, reason=attempt.reason, final=last))
 
-        from lesr_local.candidates.prompts import focus_prompt
+        from lesr_local.candidates.prompts import focus_dims, focus_prompt
 
         prompt = focus_prompt(prompt, self.env, it, k, self.config.seed)
+        focus = focus_dims(self.env.state_dim, it, k, self.config.seed)
         outcome = sample_valid_candidate(
-            client, self.env, prompt, self._params(self.config.llm.max_tokens, True, it * 1000 + k),
+            client, self.env, prompt, self._params(self.config.llm.max_tokens, True, it * 1000 + k, focus),
             self.config.llm.repair_attempts, check, on_attempt, model=self.session.model, cancel=self.cancel,
         )
         if outcome.cancelled or self.cancel.is_set():
