@@ -11,6 +11,7 @@ generic "observation component i" description. The dim count therefore always eq
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,16 +63,22 @@ def _body(model: Any, b: int) -> str:
     return "world" if b == 0 else _name(model, mujoco.mjtObj.mjOBJ_BODY, b, "body")
 
 
-def qpos_labels(model: Any) -> list[tuple[str, str]]:
+def _joints(model: Any) -> Iterator[tuple[int, str, str]]:
+    """(joint index, kind, "hinge joint 'x' of body 'y'") for every joint of the model."""
     import mujoco
 
-    labels: list[tuple[str, str]] = [("", "")] * model.nq
     for j in range(model.njnt):
         name = _name(model, mujoco.mjtObj.mjOBJ_JOINT, j, "joint")
         body = _body(model, int(model.jnt_bodyid[j]))
         kind = _JOINT_KIND.get(int(model.jnt_type[j]), "joint")
+        yield j, kind, f"{kind} joint '{name}' of body '{body}'"
+
+
+def qpos_labels(model: Any) -> list[tuple[str, str]]:
+
+    labels: list[tuple[str, str]] = [("", "")] * model.nq
+    for j, kind, where in _joints(model):
         adr = int(model.jnt_qposadr[j])
-        where = f"{kind} joint '{name}' of body '{body}'"
         if kind == "free":
             parts = [(f"{a} position of {where} (world frame)", "m") for a in "xyz"]
             parts += [(f"orientation quaternion {c} of {where}", "unitless") for c in "wxyz"]
@@ -87,15 +94,10 @@ def qpos_labels(model: Any) -> list[tuple[str, str]]:
 
 def dof_labels(model: Any, what: str, slide_unit: str, hinge_unit: str) -> list[tuple[str, str]]:
     """Labels for nv-sized arrays (qvel, qfrc_*): `what` is e.g. "velocity"."""
-    import mujoco
 
     labels: list[tuple[str, str]] = [("", "")] * model.nv
-    for j in range(model.njnt):
-        name = _name(model, mujoco.mjtObj.mjOBJ_JOINT, j, "joint")
-        body = _body(model, int(model.jnt_bodyid[j]))
-        kind = _JOINT_KIND.get(int(model.jnt_type[j]), "joint")
+    for j, kind, where in _joints(model):
         adr = int(model.jnt_dofadr[j])
-        where = f"{kind} joint '{name}' of body '{body}'"
         if kind == "free":
             parts = [(f"linear {what} along {a} of {where}", slide_unit) for a in "xyz"]
             parts += [(f"angular {what} about {a} of {where}", hinge_unit) for a in "xyz"]
