@@ -118,4 +118,8 @@ def test_bench_llm_reports_the_figures(home: Path, data_home: dict[str, str]) ->
         assert key in report
     assert report["validity"] == "candidate-checks"
     assert report["constrained"] is True and report["samples"] == 2
-    assert report["per_sample"][1]["cached_tokens"] == report["prompt_tokens"] - 1
+    # The second sample reuses the KV cache of the whole shared prompt; only its ~30-token focus
+    # tail (its own starting dims) is evaluated anew.
+    second = report["per_sample"][1]
+    assert report["prompt_tokens"] - 60 <= second["cached_tokens"] < report["prompt_tokens"]
+    assert report["distinct_valid_candidates"] == sum(s["valid"] for s in report["per_sample"])
