@@ -1,4 +1,4 @@
-"""Process hygiene shared by the worker subprocesses."""
+"""Process facts and hygiene shared by the engine, the app and the worker subprocesses."""
 
 from __future__ import annotations
 
@@ -40,3 +40,16 @@ def pid_alive(pid: int | None) -> bool:
     except PermissionError:  # exists, but belongs to someone else
         return True
     return True
+
+
+def cpu_count() -> int:
+    """Cores this process may use (the affinity mask where the OS exposes one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def has_terminal() -> bool:
+    """Whether a person is at a terminal the app can draw on (Textual reads stdin, draws on stderr)."""
+    return sys.stdin.isatty() and sys.stderr.isatty()

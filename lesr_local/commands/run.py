@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from typing import Any
 
 from lesr_local.cli import add_home_option
 from lesr_local.errors import BadInput
+from lesr_local.procs import has_terminal
 
 # flag -> RunConfig key (dotted keys reach nested sections)
 _OVERRIDES = {
@@ -81,7 +81,7 @@ def _handle(args: argparse.Namespace) -> int:
     else:
         target = build_config(args)
     home = home_from(args)
-    if not (args.headless or args.json) and sys.stdin.isatty() and sys.stderr.isatty():
+    if not (args.headless or args.json) and has_terminal():
         live = _live_runner()
         if live is not None:
             if isinstance(target, str):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 
 import torch
 
@@ -25,14 +24,6 @@ def resolve_device(preference: str = "auto") -> torch.device:
     if preference == "mps" and not mps:
         raise BadInput("--device mps requested but torch sees no MPS device")
     return torch.device(preference)
-
-
-def cpu_count() -> int:
-    """Cores this process may use (the affinity mask when the OS exposes one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def threads_per_worker(requested: int = 0) -> int:

@@ -6,12 +6,13 @@ thread, and every call is itself a sandboxed subprocess (generated code never ru
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol
+
+from lesr_local.procs import cpu_count as usable_cores
 
 if TYPE_CHECKING:
     from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec
@@ -34,8 +35,8 @@ class Executor(Protocol):
 
 
 def default_workers(cpu_count: int | None = None) -> int:
-    """One worker per core (each worker's torch uses its share of threads), at least one."""
-    return max(1, cpu_count if cpu_count is not None else (os.cpu_count() or 1))
+    """One worker per usable core (each worker runs one torch thread), at least one."""
+    return max(1, cpu_count if cpu_count is not None else usable_cores())
 
 
 class LocalProcessExecutor:

@@ -165,8 +165,9 @@ class LesrApp(App[int]):
 def require_terminal() -> None:
     """BadInput (one line, exit 2) when stdin/stderr is not a terminal: the app would have nothing to draw on."""
     from lesr_local.errors import BadInput
+    from lesr_local.procs import has_terminal
 
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):  # Textual draws on stderr
+    if not has_terminal():
         raise BadInput("the lesr app needs an interactive terminal (no TTY here); "
                        "use `lesr run --headless` or the other sub-commands in scripts")
 
