@@ -141,13 +141,15 @@ def test_killed_worker_then_sigkill_and_resume(home: Path) -> None:
 def test_ctrl_c_saves_state_and_exits_130(home: Path) -> None:
     proc = _spawn(home, *SMALL)
     try:
+        # The candidate is marked running just before its worker process is spawned, so wait for
+        # both: a running row and a live training process under the run.
         def training() -> Any:
             snap = _snapshot(home)
-            return snap and any(c.status == "running" for c in snap[1].values())
+            if not (snap and any(c.status == "running" for c in snap[1].values())):
+                return None
+            return _training_workers(proc.pid) and psutil.Process(proc.pid).children(recursive=True)
 
-        _wait_for("a training running", training, proc)
-        helpers = psutil.Process(proc.pid).children(recursive=True)
-        assert helpers
+        helpers = _wait_for("a training running", training, proc)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
