@@ -37,7 +37,7 @@ def bench_configs() -> tuple[TD3Config, EvalConfig]:
 def run_td3_bench(args: argparse.Namespace) -> int:
     from lesr_local.commands.common import print_json
     from lesr_local.envs.make import make_env
-    from lesr_local.rl.device import resolve_device, threads_per_worker
+    from lesr_local.rl.device import threads_per_worker
 
     if args.steps < 1 or args.workers < 1:
         raise BadInput("--steps and --workers must be at least 1")
@@ -64,12 +64,14 @@ def run_td3_bench(args: argparse.Namespace) -> int:
         "reference_steps_per_s": None, "speedup": None,
         "baseline": ("reference-style TD3+LESR loop (separate critics, float64 numpy 1M-row buffer, "
                      "4 feature calls/step, cumulative Lipschitz, new eval env per evaluation) in 1 "
-                     f"process with {threads_per_worker()} torch thread(s) like ours, same env and steps, run once before and once "
-                     "after ours (mean of the two); speedup = our aggregate training-phase steps/s / "
-                     "the reference's"),
+                     f"process with {threads_per_worker()} torch thread(s) (one per usable core, what "
+                     "torch picks by default and what one of our workers gets), same env and steps, "
+                     "run once before and once after ours (mean of the two); speedup = our aggregate "
+                     "training-phase steps/s / the reference's"),
         "eval": {"every": EVAL_EVERY, "episodes": EVAL_EPISODES},
-        "device": str(resolve_device("auto")),
-        "torch_threads": threads_per_worker(),
+        "device": ours[0].device,
+        "torch_threads_per_worker": ours[0].torch_threads,
+        "reference_torch_threads": threads_per_worker(),
         "features": args.features or "identity",
     }
     if references:
@@ -146,8 +148,8 @@ def _reference_main(env_id: str, total: int, source: str | None, conn: Connectio
         from lesr_local.rl.sandboxing import enter_training_sandbox
         from lesr_local.rl.trainer import TrainSpec
 
-        # The reference gets the same thread setting as ours (the faster one on this kind of CPU), so
-        # the ratio measures the code, not the thread policy.
+        # One thread per usable core: torch's own default, and what a single one of our workers gets,
+        # so for one worker the ratio measures the code, not the thread policy.
         configure_threads(threads_per_worker())
         td3, evaluation = bench_configs()
         enter_training_sandbox(TrainSpec(env_id=env_id, steps=1_000_000))

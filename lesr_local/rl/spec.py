@@ -55,6 +55,8 @@ class TrainResult:
     train_steps_per_s: float = 0.0  # env steps/s after the random warm-up (what `bench td3` reports)
     resumed_from: int = 0  # the step a checkpoint resumed this training at (0 = fresh start)
     peak_rss_mb: float = 0.0  # the worker's peak resident memory (set by rl.worker)
+    torch_threads: int = 0  # intra-op threads the training ran with
+    device: str = ""  # the torch device it trained on
 
 
 

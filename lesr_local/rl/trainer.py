@@ -208,6 +208,7 @@ class Trainer:
             steps_per_s=(self.step - start_step) / max(seconds, 1e-9),
             updates_per_s=update_rate,
             policy_path=None, train_steps_per_s=train_rate, resumed_from=self.resumed_from,
+            torch_threads=torch.get_num_threads(), device=str(self.device),
         )
 
     def _save_policy(self, path: Path, score: float | None) -> None:
