@@ -1,13 +1,14 @@
 """TD3 (Fujimoto et al., 2018): clipped double-Q, delayed policy updates, target policy smoothing.
 
-Speed without changing the algorithm: both critics are one batched network, the optimisers are
-fused Adam, target networks move with one `_foreach_lerp_` per network, the actor loss does not
-accumulate gradients into the critic, and nothing in `update` syncs with the host.
+The algorithm is the original's, step for step; what differs is how the update runs (see
+rl.networks): both critics are one stacked network, gradients are written out by hand instead of
+going through autograd, each network's parameters, gradients and Adam state are single flat tensors
+(one fused Adam call, one `lerp_` for the soft target update), and nothing in `update` syncs with the
+host. tests/test_rl_td3.py checks the update against a plain autograd implementation.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -15,14 +16,10 @@ import torch
 
 from lesr_local.config import TD3Config
 from lesr_local.rl.buffer import Batch
-from lesr_local.rl.networks import Actor, TwinCritic
+from lesr_local.rl.networks import Actor, FlatAdam, StackedMLP
 
-
-def _adam(params: Any, lr: float) -> torch.optim.Adam:
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except (RuntimeError, TypeError):  # fused kernels missing for this device
-        return torch.optim.Adam(params, lr=lr, foreach=True)
+STATE_FORMAT = "stacked-mlp-1"  # layout of state_dict(); checkpoints in another layout are not resumed
+Q1 = slice(0, 1)  # the critic the actor is trained against
 
 
 class TD3:
@@ -32,70 +29,93 @@ class TD3:
     ) -> None:
         self.config = config
         self.device = device
+        self.obs_dim, self.act_dim = obs_dim, act_dim
         low = torch.as_tensor(act_low, dtype=torch.float32, device=device)
         high = torch.as_tensor(act_high, dtype=torch.float32, device=device)
         self.act_low, self.act_high = low, high
-        self.act_scale = (high - low) / 2
+        self.act_scale, self.act_bias = (high - low) / 2, (high + low) / 2
         hidden = tuple(config.hidden_sizes)
-        self.actor = Actor(obs_dim, act_dim, hidden, low, high).to(device)
-        self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
-        self.critic = TwinCritic(obs_dim, act_dim, hidden).to(device)
-        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.actor_opt = _adam(self.actor.parameters(), config.actor_lr)
-        self.critic_opt = _adam(self.critic.parameters(), config.critic_lr)
-        self._actor_params = list(self.actor.parameters())
-        self._actor_target_params = list(self.actor_target.parameters())
-        self._critic_params = list(self.critic.parameters())
-        self._critic_target_params = list(self.critic_target.parameters())
+        self.actor = StackedMLP(1, (obs_dim, *hidden, act_dim), device)
+        self.critic = StackedMLP(2, (obs_dim + act_dim, *hidden, 1), device)
+        self.actor_target = StackedMLP(1, self.actor.dims, device)
+        self.critic_target = StackedMLP(2, self.critic.dims, device)
+        self.actor_target.data.copy_(self.actor.data)
+        self.critic_target.data.copy_(self.critic.data)
+        self.actor_opt = FlatAdam(self.actor, config.actor_lr)
+        self.critic_opt = FlatAdam(self.critic, config.critic_lr)
         self.updates = 0
+
+    def _policy(self, net: StackedMLP, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """(action, tanh output, layer inputs) for obs of shape (batch, obs_dim)."""
+        pre, inputs = net.forward(obs.unsqueeze(0))
+        squashed = pre.squeeze(0).tanh_()
+        return squashed * self.act_scale + self.act_bias, squashed, inputs
 
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Deterministic action(s) for one observation (dim,) or a batch (n, dim)."""
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-        return self.actor(x).cpu().numpy()
+        action, _, _ = self._policy(self.actor, x.reshape(-1, self.obs_dim))
+        return action.reshape(*x.shape[:-1], self.act_dim).cpu().numpy()
 
+    @torch.no_grad()
     def update(self, batch: Batch) -> None:
         cfg = self.config
-        with torch.no_grad():
-            noise = (torch.randn_like(batch.act) * cfg.policy_noise).clamp_(-cfg.noise_clip, cfg.noise_clip)
-            next_act = self.actor_target(batch.next_obs).add_(noise * self.act_scale)
-            next_act = torch.max(torch.min(next_act, self.act_high), self.act_low)
-            next_q = self.critic_target(batch.next_obs, next_act).amin(dim=0)
-            target = batch.reward + cfg.gamma * batch.not_done * next_q
+        n = batch.obs.shape[0]
+        # Target: r + gamma * (1 - terminated) * min(Q1', Q2')(s', smoothed pi'(s')).
+        noise = (torch.randn_like(batch.act) * cfg.policy_noise).clamp_(-cfg.noise_clip, cfg.noise_clip)
+        next_act, _, _ = self._policy(self.actor_target, batch.next_obs)
+        next_act = torch.max(torch.min(next_act.add_(noise * self.act_scale), self.act_high), self.act_low)
+        next_in = torch.cat([batch.next_obs, next_act], dim=1).expand(2, -1, -1)
+        next_q, _ = self.critic_target.forward(next_in)
+        target = batch.reward + cfg.gamma * batch.not_done * next_q.squeeze(-1).amin(dim=0)
 
-        q = self.critic(batch.obs, batch.act)
-        # Sum of the two critics' MSE losses, as in the original implementation.
-        critic_loss = (q - target).square().mean(dim=1).sum()
-        self.critic_opt.zero_grad(set_to_none=True)
-        critic_loss.backward()
+        # Critic: loss = sum over both critics of mean((Q - target)^2), as in the original.
+        q, inputs = self.critic.forward(torch.cat([batch.obs, batch.act], dim=1).expand(2, -1, -1))
+        grad_q = (q.squeeze(-1) - target).mul_(2.0 / n).unsqueeze(-1)
+        self.critic.backward(inputs, grad_q)
         self.critic_opt.step()
         self.updates += 1
+        if self.updates % cfg.policy_delay:
+            return
 
-        if self.updates % cfg.policy_delay == 0:
-            self.critic.requires_grad_(False)  # the actor loss needs d/da only, not critic weight grads
-            actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean()
-            self.actor_opt.zero_grad(set_to_none=True)
-            actor_loss.backward()
-            self.actor_opt.step()
-            self.critic.requires_grad_(True)
-            with torch.no_grad():
-                torch._foreach_lerp_(self._critic_target_params, self._critic_params, cfg.tau)
-                torch._foreach_lerp_(self._actor_target_params, self._actor_params, cfg.tau)
+        # Actor: loss = -mean(Q1(s, pi(s))); only d/da flows back through the (fixed) critic.
+        action, squashed, actor_inputs = self._policy(self.actor, batch.obs)
+        q1, q1_inputs = self.critic.forward(torch.cat([batch.obs, action], dim=1).unsqueeze(0), members=Q1)
+        grad_in = self.critic.backward(q1_inputs, torch.full_like(q1, -1.0 / n), weight_grads=False,
+                                       input_grad=True, members=Q1)
+        assert grad_in is not None
+        grad_action = grad_in[:, :, self.obs_dim:]
+        grad_pre = grad_action * self.act_scale * (1 - squashed * squashed)  # through scale * tanh
+        self.actor.backward(actor_inputs, grad_pre)
+        self.actor_opt.step()
+        self.critic_target.data.lerp_(self.critic.data, cfg.tau)
+        self.actor_target.data.lerp_(self.actor.data, cfg.tau)
+
+    def policy_module(self) -> Actor:
+        """The current actor as a plain `nn.Module` on the CPU (what a saved policy holds)."""
+        hidden = tuple(self.config.hidden_sizes)
+        module = Actor(self.obs_dim, self.act_dim, hidden, self.act_low.cpu(), self.act_high.cpu())
+        self.actor.copy_to_linears([m for m in module.net if isinstance(m, torch.nn.Linear)])
+        return module
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "actor": self.actor.state_dict(), "actor_target": self.actor_target.state_dict(),
-            "critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
+            "format": STATE_FORMAT,
+            "actor": self.actor.data.cpu().clone(), "actor_target": self.actor_target.data.cpu().clone(),
+            "critic": self.critic.data.cpu().clone(), "critic_target": self.critic_target.data.cpu().clone(),
             "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
             "updates": self.updates,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.actor.load_state_dict(state["actor"])
-        self.actor_target.load_state_dict(state["actor_target"])
-        self.critic.load_state_dict(state["critic"])
-        self.critic_target.load_state_dict(state["critic_target"])
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"agent state in an unknown layout {state.get('format')!r}")
+        for name in ("actor", "actor_target", "critic", "critic_target"):
+            net: StackedMLP = getattr(self, name)
+            if state[name].shape != net.data.shape:
+                raise ValueError(f"{name} weights do not match this network's shape")
+            net.data.copy_(state[name])
         self.actor_opt.load_state_dict(state["actor_opt"])
         self.critic_opt.load_state_dict(state["critic_opt"])
         self.updates = int(state["updates"])

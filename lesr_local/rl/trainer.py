@@ -33,6 +33,7 @@ from lesr_local.rl.policy_io import PolicyMeta, save_policy
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, buffer_rows
 from lesr_local.rl.td3 import TD3
 
+CHECKPOINT_VERSION = 2  # 2: flat stacked-MLP agent state (rl.td3.STATE_FORMAT)
 PROGRESS_INTERVAL_S = 0.25  # at most 4 progress events per second (plus one per evaluation)
 
 __all__ = ["TrainProgress", "TrainResult", "TrainSpec", "Trainer", "train"]
@@ -113,7 +114,10 @@ class Trainer:
         self._episode_rewards: list[float] = []
         self._episode_return = 0.0
         if has_checkpoint(spec.checkpoint_dir):
-            self._restore(load_checkpoint(spec.checkpoint_dir))  # type: ignore[arg-type]
+            state = load_checkpoint(spec.checkpoint_dir)  # type: ignore[arg-type]
+            # A checkpoint written by an older layout of the agent cannot be continued: train afresh.
+            if state.get("version") == CHECKPOINT_VERSION:
+                self._restore(state)
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, should_stop: Callable[[], bool] | None = None) -> TrainResult:
@@ -218,12 +222,12 @@ class Trainer:
             hidden_sizes=tuple(self.spec.td3.hidden_sizes), candidate_source=self.spec.candidate_source,
             seed=self.spec.seed, steps=self.step, score=score,
         )
-        save_policy(path, self.agent.actor, meta, self.writer)
+        save_policy(path, self.agent.policy_module(), meta, self.writer)
 
     # -- checkpoints ------------------------------------------------------------------------------
     def _checkpoint_state(self) -> dict[str, Any]:
         return {
-            "version": 1, "env_id": self.spec.env_id, "seed": self.spec.seed,
+            "version": CHECKPOINT_VERSION, "env_id": self.spec.env_id, "seed": self.spec.seed,
             "feature_dim": self.feature_dim, "step": self.step, "episodes": self.episodes,
             "curve": list(self.curve), "last_return": self.last_return,
             "agent": self.agent.state_dict(),
