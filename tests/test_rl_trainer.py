@@ -134,3 +134,21 @@ def test_checkpoint_resume_continues_the_same_rng_stream(tmp_path: Path) -> None
     assert result.lipschitz == expected.lipschitz
     for name in ("actor", "critic_target"):
         assert torch.equal(straight.agent.state_dict()[name], resumed.agent.state_dict()[name]), name
+
+
+def test_checkpoint_of_an_older_agent_layout_is_not_continued(tmp_path: Path) -> None:
+    from lesr_local.rl.checkpoint import load_checkpoint, save_checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    first = Trainer(small_spec(tmp_path, 800, checkpoint_dir=ckpt, checkpoint_every=100), Features())
+    first.run(should_stop=lambda: (ckpt / "checkpoint.pt").exists())
+    first.close()
+    state = load_checkpoint(ckpt)
+    assert state["step"] > 0
+    again = Trainer(small_spec(tmp_path, 800, checkpoint_dir=ckpt, checkpoint_every=100), Features())
+    assert again.step == state["step"]  # the current layout resumes
+    again.close()
+    save_checkpoint(ckpt, {**state, "version": 1})  # as written before the flat agent state
+    fresh = Trainer(small_spec(tmp_path, 800, checkpoint_dir=ckpt, checkpoint_every=100), Features())
+    assert fresh.step == fresh.resumed_from == 0
+    fresh.close()

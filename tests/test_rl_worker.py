@@ -37,10 +37,11 @@ def intrinsic_reward(updated_s):
 
 
 def spec_for(tmp_path: Path, steps: int, source: str | None = None, **kw: object) -> TrainSpec:
+    kw.setdefault("threads", 1)
     return TrainSpec(
         env_id=ENV, steps=steps, seed=2, candidate_source=source,
         td3=TD3Config(hidden_sizes=(32, 32), start_steps=200, batch_size=32),
-        eval=EvalConfig(every=300, episodes=2, last_k=3), threads=1, **kw,  # type: ignore[arg-type]
+        eval=EvalConfig(every=300, episodes=2, last_k=3), **kw,  # type: ignore[arg-type]
     )
 
 
@@ -111,3 +112,40 @@ def test_killed_worker_fails_with_its_signal_and_a_rerun_resumes(tmp_path: Path)
     second = run_training(spec)
     assert second.status == "finished", second.reason
     assert second.steps == 1200 and second.resumed_from >= 300
+
+
+HANGING = '''import numpy as np
+
+def revise_state(s):
+    if abs(s[1]) > 0.1:
+        n = 0
+        while n >= 0:
+            n = n + 1
+    return s
+
+def intrinsic_reward(updated_s):
+    return 0.0
+'''
+
+
+def test_candidate_that_loops_forever_is_stopped_by_the_hang_watchdog(tmp_path: Path) -> None:
+    pids: list[int] = []
+    events: list[TrainProgress] = []
+    result = run_training(spec_for(tmp_path, 5000, HANGING), events.append, hang_seconds=10,
+                          on_pid=pids.append)
+    assert events, "the training ran for a while before the pole fell past 0.1 rad"
+    assert result.status == "failed"
+    assert result.reason == "training worker hung: no progress for 10 s"
+    assert result.steps == events[-1].step < 5000
+    assert pids
+    assert not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE
+
+
+def test_threads_follow_the_number_of_concurrent_workers(tmp_path: Path) -> None:
+    from lesr_local.procs import cpu_count
+
+    alone = run_training(spec_for(tmp_path, 250, threads=0, workers=1))
+    shared = run_training(spec_for(tmp_path, 250, threads=0, workers=2))
+    assert alone.status == shared.status == "finished"
+    assert alone.torch_threads == cpu_count()
+    assert shared.torch_threads == max(1, cpu_count() // 2)
