@@ -94,7 +94,7 @@ def _preset_smoke() -> RunConfig:
 def _preset_quick() -> RunConfig:
     # A meaningful run in about 15 minutes on a 2-core CPU.
     return RunConfig(
-        preset="quick", samples=3, iterations=2, steps=10_000, final_steps=15_000, seeds=2,
+        preset="quick", samples=3, iterations=2, steps=15_000, final_steps=30_000, seeds=2,
         td3=TD3Config(start_steps=2_000),
         eval=EvalConfig(every=2_000, episodes=3, last_k=3, goal_episodes=10),
     )
