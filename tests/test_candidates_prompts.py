@@ -131,4 +131,5 @@ def test_focus_prompt_gives_each_sample_its_own_start_and_keeps_the_shared_prefi
         tail = text[len(base):]
         a, b = (int(x) for x in re.findall(r"s\[(\d+)\]", tail)[:2])
         assert a != b and 0 <= a < cheetah.state_dim and 0 <= b < cheetah.state_dim
-        assert f"feature_1 = np.abs(s[{a}])" in tail and f"feature_2 = s[{a}] * s[{b}]" in tail
+        # One short sentence: everything after the shared prefix is evaluated again for each sample.
+        assert tail == f"\nThis time start from s[{a}] and s[{b}]."

@@ -277,23 +277,23 @@ def repair_prompt(prompt: str, code: str | None, reason: str) -> str:
 
 
 def focus_prompt(prompt: str, env: EnvLike, iteration: int, sample: int, seed: int) -> str:
-    """`prompt` for sample k of an iteration: the shared prompt plus a two-line starting point
-    built on its own pair of state dims.
+    """`prompt` for sample k of an iteration: the shared prompt plus one sentence naming its own
+    pair of state dims (the sample's grammar makes the first feature start from them).
 
     Small local models copy the worked example almost verbatim, so K samples at any temperature
     come out nearly identical (gemma-3-270m: 1 distinct candidate in 6); a different starting
     point per sample gives the search K real candidates (6 in 6). The pair is a deterministic
     function of (seed, iteration, sample), so a resumed run asks the same question, and it is
-    appended at the very end so the whole shared prompt stays in the KV cache (~30 new tokens).
+    appended at the very end so the whole shared prompt stays in the KV cache. It is one short
+    sentence because everything after the shared prefix is evaluated again for every sample: with
+    two example lines (~38 tokens) the second sample's prompt took 0.10 of the first's time, with
+    the sentence alone 0.06-0.07, at the same validity and diversity (6 valid, 6 distinct in 6).
     """
     pair = focus_dims(env.state_dim, iteration, sample, seed)
     if pair is None:
         return prompt
     a, b = pair
-    return (
-        f"{prompt}\nThis time start from s[{a}] and s[{b}]:\n"
-        f"    feature_1 = np.abs(s[{a}])\n    feature_2 = s[{a}] * s[{b}]"
-    )
+    return f"{prompt}\nThis time start from s[{a}] and s[{b}]."
 
 
 def focus_dims(state_dim: int, iteration: int, sample: int, seed: int) -> tuple[int, int] | None:
