@@ -142,6 +142,7 @@ def _run_reference_subprocess(env_id: str, total: int, source: str | None) -> di
 def _reference_main(env_id: str, total: int, source: str | None, conn: Connection) -> None:
     try:
         import numpy as np
+        import torch
 
         from lesr_local.bench.td3_reference import run_reference
         from lesr_local.rl.device import configure_threads, threads_per_worker
@@ -152,6 +153,11 @@ def _reference_main(env_id: str, total: int, source: str | None, conn: Connectio
         # so for one worker the ratio measures the code, not the thread policy.
         configure_threads(threads_per_worker())
         td3, evaluation = bench_configs()
+        # The reference steps torch.optim.Adam, whose first step imports torch._dynamo, which wants a
+        # writable temp dir: do that before the sandbox makes the file system read-only.
+        probe = torch.zeros(2, requires_grad=True)
+        probe.sum().backward()
+        torch.optim.Adam([probe], lr=1e-3).step()
         enter_training_sandbox(TrainSpec(env_id=env_id, steps=1_000_000))
         revise, intrinsic = (lambda s: s), (lambda fs: 0.0)
         if source is not None:

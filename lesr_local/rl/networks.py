@@ -135,17 +135,19 @@ class FlatAdam:
     """
 
     def __init__(self, net: StackedMLP, lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
+                 eps: float = 1e-8, fused: bool | None = None) -> None:
+        """`fused`: None = the fused kernel where this torch build has it for the device."""
         self.net, self.lr, self.betas, self.eps = net, lr, betas, eps
         self.exp_avg = torch.zeros_like(net.data)
         self.exp_avg_sq = torch.zeros_like(net.data)
         self.step_count = torch.zeros((), dtype=torch.float32, device=net.data.device)
-        self._fused = hasattr(torch, "_fused_adam_") and net.data.device.type in ("cpu", "cuda")
+        available = hasattr(torch, "_fused_adam_") and net.data.device.type in ("cpu", "cuda")
+        self.fused = available if fused is None else fused and available
 
     def step(self) -> None:
         beta1, beta2 = self.betas
         self.step_count += 1
-        if self._fused:
+        if self.fused:
             torch._fused_adam_(
                 [self.net.data], [self.net.grad], [self.exp_avg], [self.exp_avg_sq], [], [self.step_count],
                 lr=self.lr, beta1=beta1, beta2=beta2, weight_decay=0.0, eps=self.eps, amsgrad=False,

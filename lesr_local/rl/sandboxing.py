@@ -12,12 +12,22 @@ HEADROOM_MB = 6144  # virtual memory for envs, evaluation, checkpoints and torch
 
 
 def warm_up_torch() -> None:
-    """Start torch's thread pool and import what its optimisers load lazily (torch._dynamo wants a
-    writable temp dir at import) before the limits make that impossible."""
-    a = torch.randn(256, 256, requires_grad=True)
-    (a @ a).sum().backward()
-    opt = torch.optim.Adam([a], lr=1e-3, fused=True)
-    opt.step()
+    """Start torch's thread pool and run the real update path once (two TD3 updates of a tiny
+    agent, so the actor step too) before the limits make lazy imports and allocations fail."""
+    import numpy as np
+
+    from lesr_local.config import TD3Config
+    from lesr_local.rl.buffer import Batch
+    from lesr_local.rl.td3 import TD3
+
+    agent = TD3(3, 2, -np.ones(2), np.ones(2), TD3Config(hidden_sizes=(8, 8)), torch.device("cpu"))
+    batch = Batch(obs=torch.randn(4, 3), act=torch.rand(4, 2), reward=torch.randn(4),
+                  next_obs=torch.randn(4, 3), not_done=torch.ones(4))
+    for _ in range(2):  # the trainer seeds torch afterwards, so the RNG draws here change nothing
+        agent.update(batch)
+    agent.act(np.zeros(3))
+    a = torch.randn(256, 256)
+    _ = a @ a  # a full-size matmul: the intra-op thread pool starts now
 
 
 def training_limits(spec: TrainSpec) -> SandboxLimits:
