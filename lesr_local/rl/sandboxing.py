@@ -11,18 +11,21 @@ from lesr_local.rl.spec import TrainSpec, buffer_rows
 HEADROOM_MB = 6144  # virtual memory for envs, evaluation, checkpoints and torch's allocator
 
 
-def warm_up_torch() -> None:
-    """Start torch's thread pool and run the real update path once (two TD3 updates of a tiny
-    agent, so the actor step too) before the limits make lazy imports and allocations fail."""
+def warm_up_torch(device: torch.device) -> None:
+    """Start torch's thread pool and run the real update path once on the training's device (two
+    TD3 updates of a tiny agent, so the actor step too) before the limits make lazy imports and
+    allocations fail. On a GPU this also creates the CUDA context and the BLAS handles, whose large
+    virtual reservations then count as already mapped in `training_limits`."""
     import numpy as np
 
     from lesr_local.config import TD3Config
     from lesr_local.rl.buffer import Batch
     from lesr_local.rl.td3 import TD3
 
-    agent = TD3(3, 2, -np.ones(2), np.ones(2), TD3Config(hidden_sizes=(8, 8)), torch.device("cpu"))
-    batch = Batch(obs=torch.randn(4, 3), act=torch.rand(4, 2), reward=torch.randn(4),
-                  next_obs=torch.randn(4, 3), not_done=torch.ones(4))
+    agent = TD3(3, 2, -np.ones(2), np.ones(2), TD3Config(hidden_sizes=(8, 8)), device)
+    batch = Batch(obs=torch.randn(4, 3, device=device), act=torch.rand(4, 2, device=device),
+                  reward=torch.randn(4, device=device), next_obs=torch.randn(4, 3, device=device),
+                  not_done=torch.ones(4, device=device))
     for _ in range(2):  # the trainer seeds torch afterwards, so the RNG draws here change nothing
         agent.update(batch)
     agent.act(np.zeros(3))
@@ -54,6 +57,8 @@ def preload_env(spec: TrainSpec) -> None:
 
 
 def enter_training_sandbox(spec: TrainSpec) -> SandboxReport:
-    warm_up_torch()
+    from lesr_local.rl.device import resolve_device
+
+    warm_up_torch(resolve_device(spec.device))
     preload_env(spec)
     return apply_limits(training_limits(spec))
