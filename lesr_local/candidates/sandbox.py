@@ -401,9 +401,9 @@ def load_candidate(source: str) -> CandidateFunctions:
         code = compile(tree, "<candidate>", "exec", dont_inherit=True)
         exec(code, namespace)  # noqa: S102 - the sandboxed worker is the only caller
     except MemoryError:
-        raise CandidateRejected("running the module ran out of memory") from None
+        raise CandidateRejected("ran out of memory while loading the module") from None
     except RecursionError:
-        raise CandidateRejected("running the module hit the recursion limit") from None
+        raise CandidateRejected("hit the recursion limit while loading the module") from None
     except Exception as exc:  # noqa: BLE001 - any failure of hostile code is a rejection reason
         raise CandidateRejected(f"running the module failed: {describe_exception(exc)}") from None
     funcs = []
