@@ -6,13 +6,14 @@ candidate is accepted on real states of its env.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from lesr_local.candidates.checks import check_source_on_states
-from lesr_local.candidates.sandbox import SandboxLimits
+from lesr_local.sandbox.limits import SandboxLimits
 from tests.helpers_candidates import hostile_cases, real_states, valid_cases
 
 # Small limits keep the corpus fast: an infinite loop costs about 2 s of CPU before SIGXCPU.
@@ -77,11 +78,13 @@ def test_wall_clock_kill_when_cpu_limit_cannot_fire() -> None:
     assert time.perf_counter() - start < 10
 
 
-def test_worker_that_cannot_start_is_an_internal_error() -> None:
+def test_worker_that_cannot_start_is_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from lesr_local.errors import EXIT_INTERNAL, LesrError
 
     source = valid_cases()[0].source
+    states = real_states("HalfCheetah-v5")
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # an interpreter that exits at once
     with pytest.raises(LesrError) as info:
-        check_source_on_states(source, real_states("HalfCheetah-v5"), limits=SandboxLimits(address_space_mb=1))
+        check_source_on_states(source, states)
     assert info.value.exit_code == EXIT_INTERNAL
     assert "candidate check worker failed" in str(info.value)

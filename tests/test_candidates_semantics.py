@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lesr_local.candidates.sandbox import CandidateFunctions
 from lesr_local.candidates.semantics import semantic_check
+from lesr_local.sandbox.restricted import CandidateFunctions
 
 STATES = np.random.default_rng(0).normal(size=(32, 5))
 

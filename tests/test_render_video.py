@@ -69,7 +69,7 @@ def trained_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from lesr_local.rl.trainer import TrainSpec
     from lesr_local.rl.worker import run_training
 
-    policy = tmp_path_factory.mktemp("policy") / "policy.pt"
+    policy = tmp_path_factory.mktemp("policy") / "policy.safetensors"
     spec = TrainSpec(
         env_id="InvertedPendulum-v5", steps=300, seed=0, candidate_source=CANDIDATE,
         td3=TD3Config(hidden_sizes=(32, 32), start_steps=100, batch_size=32),

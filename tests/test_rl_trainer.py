@@ -41,7 +41,7 @@ def random_policy_return(episodes: int = 10) -> float:
 
 
 def test_td3_beats_the_random_policy_on_inverted_pendulum(tmp_path: Path) -> None:
-    policy_path = tmp_path / "policy.pt"
+    policy_path = tmp_path / "policy.safetensors"
     result = train(small_spec(tmp_path, 3000, policy_path=policy_path), Features())
     assert result.status == "finished", result.reason
     random_return = random_policy_return()
@@ -120,7 +120,7 @@ def test_checkpoint_resume_continues_the_same_rng_stream(tmp_path: Path) -> None
 
     ckpt = tmp_path / "ckpt"
     first = Trainer(spec(checkpoint_dir=ckpt, checkpoint_every=1000), Features())
-    stopped = first.run(should_stop=lambda: (ckpt / "checkpoint.pt").exists())
+    stopped = first.run(should_stop=lambda: (ckpt / "checkpoint.safetensors").exists())
     first.close()
     assert stopped.status == "cancelled" and stopped.steps == 1000
 
@@ -141,7 +141,7 @@ def test_checkpoint_of_an_older_agent_layout_is_not_continued(tmp_path: Path) ->
 
     ckpt = tmp_path / "ckpt"
     first = Trainer(small_spec(tmp_path, 800, checkpoint_dir=ckpt, checkpoint_every=100), Features())
-    first.run(should_stop=lambda: (ckpt / "checkpoint.pt").exists())
+    first.run(should_stop=lambda: (ckpt / "checkpoint.safetensors").exists())
     first.close()
     state = load_checkpoint(ckpt)
     assert state["step"] > 0

@@ -47,7 +47,7 @@ def spec_for(tmp_path: Path, steps: int, source: str | None = None, **kw: object
 
 def test_candidate_training_in_the_sandbox_streams_progress_and_saves_the_policy(tmp_path: Path) -> None:
     events: list[TrainProgress] = []
-    policy = tmp_path / "out" / "policy.pt"
+    policy = tmp_path / "out" / "policy.safetensors"
     result = run_training(spec_for(tmp_path, 900, GOOD, policy_path=policy), events.append)
     assert result.status == "finished", result.reason
     assert result.feature_dim == 6 and result.lipschitz is not None and len(result.lipschitz) == 6
@@ -79,12 +79,12 @@ def test_cancelled_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     cancel = threading.Event()
 
     def on_progress(p: TrainProgress) -> None:
-        if (ckpt / "checkpoint.pt").exists() and p.step >= 800:
+        if (ckpt / "checkpoint.safetensors").exists() and p.step >= 800:
             cancel.set()
 
     first = run_training(spec, on_progress, cancel)
     assert first.status == "cancelled"
-    assert (ckpt / "checkpoint.pt").exists()
+    assert (ckpt / "checkpoint.safetensors").exists()
     second = run_training(spec)
     assert second.status == "finished", second.reason
     assert second.steps == 1500 and 400 <= second.resumed_from < 1500
@@ -97,11 +97,11 @@ def test_killed_worker_fails_with_its_signal_and_a_rerun_resumes(tmp_path: Path)
     killed: list[int] = []
 
     def on_progress(p: TrainProgress) -> None:
-        if killed or not (ckpt / "checkpoint.pt").exists():
+        if killed or not (ckpt / "checkpoint.safetensors").exists():
             return
         for child in psutil.Process().children():
             cmdline = " ".join(child.cmdline())
-            if "multiprocessing.spawn" in cmdline and "resource_tracker" not in cmdline:
+            if "sandbox.entry" in cmdline and " train " in cmdline:
                 child.send_signal(signal.SIGKILL)
                 killed.append(child.pid)
 
@@ -121,7 +121,7 @@ def revise_state(s):
         n = 0
         while n >= 0:
             n = n + 1
-    return s
+    return np.concatenate([s, [0.0]])
 
 def intrinsic_reward(updated_s):
     return 0.0

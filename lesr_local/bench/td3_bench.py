@@ -11,18 +11,33 @@ training workers at once and reports their aggregate rate.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
+import contextlib
 import os
 import threading
 import time
 from dataclasses import asdict
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, BinaryIO
 
 from lesr_local.config import EvalConfig, TD3Config
 from lesr_local.errors import BadInput, RunFailed
+from lesr_local.rl.worker import THREAD_ENV
+from lesr_local.sandbox import protocol
+from lesr_local.sandbox.protocol import INT, LIST, NUM, STR, MessageSpec, ProtocolError, Schema, optional
+from lesr_local.sandbox.supervisor import Worker, WorkerEnded
 
+# The candidate `--compare-checks` uses when no --features file is given: cheap F and G that pass
+# every check, so the measured difference is the cost of the checks themselves.
+CHECKS_CANDIDATE = """import numpy as np
+
+
+def revise_state(s):
+    return np.concatenate([s, [np.linalg.norm(s), np.sum(s)]])
+
+
+def intrinsic_reward(updated_s):
+    return float(np.clip(0.01 * updated_s[-2], -1.0, 1.0))
+"""
 WARMUP_STEPS = 1000
 EVAL_EVERY = 1000
 EVAL_EPISODES = 2
@@ -42,15 +57,22 @@ def run_td3_bench(args: argparse.Namespace) -> int:
     if args.steps < 1 or args.workers < 1:
         raise BadInput("--steps and --workers must be at least 1")
     source = _read_features(args.features)
+    if args.compare_checks and source is None:
+        source = CHECKS_CANDIDATE
     make_env(args.env).close()  # BadInput for an unknown env before anything is spawned
     total = WARMUP_STEPS + args.steps
     references: list[dict[str, Any]] = []
     if not args.no_reference:  # A-B-A: reference before and after ours, so load drift cancels out
         references.append(_run_reference_subprocess(args.env, total, source))
+    unchecked: list[Any] = []
+    if args.compare_checks:  # A-B-A again: without checks, with (ours), without
+        unchecked += _run_ours(args.env, total, source, args.workers, checks=False)
     ours = _run_ours(args.env, total, source, args.workers)
+    if args.compare_checks:
+        unchecked += _run_ours(args.env, total, source, args.workers, checks=False)
     if not args.no_reference:
         references.append(_run_reference_subprocess(args.env, total, source))
-    failed = [r for r in ours if r.status != "finished"]
+    failed = [r for r in ours + unchecked if r.status != "finished"]
     if failed:
         raise RunFailed(f"benchmark training failed: {failed[0].reason}")
     steps_per_s = sum(r.train_steps_per_s for r in ours)
@@ -72,8 +94,17 @@ def run_td3_bench(args: argparse.Namespace) -> int:
         "device": ours[0].device,
         "torch_threads_per_worker": ours[0].torch_threads,
         "reference_torch_threads": threads_per_worker(),
-        "features": args.features or "identity",
+        "features": args.features or ("bench.td3_bench.CHECKS_CANDIDATE" if args.compare_checks else "identity"),
+        "runtime_checks": True,
     }
+    if unchecked:
+        without = [sum(r.train_steps_per_s for r in unchecked[i:i + args.workers])
+                   for i in range(0, len(unchecked), args.workers)]
+        without_rate = sum(without) / len(without)
+        payload["without_checks_steps_per_s"] = round(without_rate, 2)
+        payload["without_checks_runs_steps_per_s"] = [round(r, 2) for r in without]
+        payload["checks_cost"] = round(1.0 - steps_per_s / max(without_rate, 1e-9), 4)
+        payload["checks_ratio"] = round(steps_per_s / max(without_rate, 1e-9), 4)
     if references:
         rates = [r["train_steps_per_s"] for r in references]
         reference_rate = sum(rates) / len(rates)
@@ -98,7 +129,7 @@ def _read_features(path: str | None) -> str | None:
         raise BadInput(f"cannot read features file {path}: {exc.strerror or exc}") from None
 
 
-def _run_ours(env_id: str, total: int, source: str | None, workers: int) -> list[Any]:
+def _run_ours(env_id: str, total: int, source: str | None, workers: int, checks: bool = True) -> list[Any]:
     from lesr_local.rl.trainer import TrainSpec
     from lesr_local.rl.worker import run_training
 
@@ -107,7 +138,7 @@ def _run_ours(env_id: str, total: int, source: str | None, workers: int) -> list
 
     def one(i: int) -> None:
         spec = TrainSpec(env_id=env_id, steps=total, seed=i, candidate_source=source, td3=td3,
-                         eval=evaluation, workers=workers)
+                         eval=evaluation, workers=workers, runtime_checks=checks)
         results[i] = run_training(spec)
 
     threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(workers)]
@@ -118,57 +149,75 @@ def _run_ours(env_id: str, total: int, source: str | None, workers: int) -> list
     return results
 
 
-def _run_reference_subprocess(env_id: str, total: int, source: str | None) -> dict[str, Any]:
-    from lesr_local.rl.worker import set_thread_env
+REFERENCE_SCHEMA = Schema("reference worker", {
+    "result": MessageSpec(required={"train_steps_per_s": NUM, "train_seconds": NUM, "steps": INT,
+                                    "train_steps": INT, "updates": INT, "curve": LIST}),
+    "failed": MessageSpec(required={"reason": STR}),
+})
+REFERENCE_JOB = Schema("engine", {"reference": MessageSpec(
+    required={"env_id": STR, "total": INT}, optional={"source": optional(STR)})}, max_string=200_000)
 
-    ctx = mp.get_context("spawn")
-    receiver, sender = ctx.Pipe(duplex=False)
-    set_thread_env()  # inherited by the child: the same OpenMP environment as our workers (fair)
-    proc = ctx.Process(target=_reference_main, args=(env_id, total, source, sender), daemon=True)
+
+def _run_reference_subprocess(env_id: str, total: int, source: str | None) -> dict[str, Any]:
+    env = dict(os.environ)
+    for key, value in THREAD_ENV.items():  # the same OpenMP environment as our workers (fair)
+        env.setdefault(key, value)
     started = time.perf_counter()
-    proc.start()
-    sender.close()
-    try:
-        kind, payload = receiver.recv()
-    except EOFError:
-        kind, payload = "failed", f"reference worker died (exit code {proc.exitcode})"
-    proc.join(10)
-    if kind != "result":
-        raise RunFailed(f"reference benchmark failed: {payload}")
+    with Worker("reference", REFERENCE_SCHEMA, env=env) as worker:
+        with contextlib.suppress(WorkerEnded):
+            worker.send("reference", env_id=env_id, total=total, source=source)
+        worker.close_input()
+        message = None
+        try:
+            while message is None and worker.alive():
+                message = worker.next(timeout=1.0)
+            message = message or worker.next(timeout=1.0)
+        except (WorkerEnded, ProtocolError) as exc:
+            raise RunFailed(f"reference benchmark failed: {worker.death_reason('reference worker')} ({exc})") from None
+        if message is None or message.type != "result":
+            reason = message["reason"] if message is not None else worker.death_reason("reference worker")
+            raise RunFailed(f"reference benchmark failed: {reason}")
+        payload = {k: v for k, v in message.header.items() if k != "type"}
     payload["wall_seconds"] = time.perf_counter() - started
     return payload
 
 
-def _reference_main(env_id: str, total: int, source: str | None, conn: Connection) -> None:
+def serve_reference_stream(stdin: BinaryIO, out: IO[bytes]) -> int:
+    """The reference loop's worker (started by `sandbox.entry reference`), sandboxed like ours."""
     try:
-        import numpy as np
-        import torch
-
-        from lesr_local.bench.td3_reference import run_reference
-        from lesr_local.rl.device import configure_threads, threads_per_worker
-        from lesr_local.rl.sandboxing import enter_training_sandbox
-        from lesr_local.rl.trainer import TrainSpec
-
-        # One thread per usable core: torch's own default, and what a single one of our workers gets,
-        # so for one worker the ratio measures the code, not the thread policy.
-        configure_threads(threads_per_worker())
-        td3, evaluation = bench_configs()
-        # The reference steps torch.optim.Adam, whose first step imports torch._dynamo, which wants a
-        # writable temp dir: do that before the sandbox makes the file system read-only.
-        probe = torch.zeros(2, requires_grad=True)
-        probe.sum().backward()
-        torch.optim.Adam([probe], lr=1e-3).step()
-        enter_training_sandbox(TrainSpec(env_id=env_id, steps=1_000_000))
-        revise, intrinsic = (lambda s: s), (lambda fs: 0.0)
-        if source is not None:
-            from lesr_local.candidates.sandbox import load_candidate
-
-            funcs = load_candidate(source)
-            revise = lambda s: np.asarray(funcs.revise_state(s), dtype=np.float64)  # noqa: E731
-            intrinsic = lambda fs: float(funcs.intrinsic_reward(fs))  # noqa: E731
-        result = run_reference(env_id, total, 0, td3, evaluation, revise, intrinsic)
-        conn.send(("result", asdict(result)))
+        job = protocol.receive(stdin, REFERENCE_JOB)
+        if job is None:
+            raise ProtocolError("expected a reference job")
+        result = _reference(job["env_id"], job["total"], job.get("source"))
+        protocol.send(out, "result", **asdict(result))
     except BaseException as exc:  # noqa: BLE001 - report one line to the parent
-        conn.send(("failed", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"))
-    finally:
-        conn.close()
+        protocol.send(out, "failed", reason=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+    return 0
+
+
+def _reference(env_id: str, total: int, source: str | None) -> Any:
+    import numpy as np
+    import torch
+
+    from lesr_local.bench.td3_reference import run_reference
+    from lesr_local.rl.device import configure_threads, threads_per_worker
+    from lesr_local.rl.sandboxing import enter_training_sandbox
+    from lesr_local.rl.trainer import TrainSpec
+    from lesr_local.sandbox.restricted import load_candidate
+
+    # One thread per usable core: torch's own default, and what a single one of our workers gets,
+    # so for one worker the ratio measures the code, not the thread policy.
+    configure_threads(threads_per_worker())
+    td3, evaluation = bench_configs()
+    # The reference steps torch.optim.Adam, whose first step imports torch._dynamo, which wants a
+    # writable temp dir: do that before the sandbox makes the file system read-only.
+    probe = torch.zeros(2, requires_grad=True)
+    probe.sum().backward()
+    torch.optim.Adam([probe], lr=1e-3).step()
+    enter_training_sandbox(TrainSpec(env_id=env_id, steps=1_000_000))
+    revise, intrinsic = (lambda s: s), (lambda fs: 0.0)
+    if source is not None:
+        funcs = load_candidate(source)
+        revise = lambda s: np.asarray(funcs.revise_state(s), dtype=np.float64)  # noqa: E731
+        intrinsic = lambda fs: float(funcs.intrinsic_reward(fs))  # noqa: E731
+    return run_reference(env_id, total, 0, td3, evaluation, revise, intrinsic)

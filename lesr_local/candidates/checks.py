@@ -2,37 +2,30 @@
 
 `check_candidate(source, env_id)` never executes candidate code in this process: it samples real
 states from short random rollouts of the env (data, safe to pass on), then runs `candidates.worker`
-in a subprocess with resource limits, and kills it past the wall-clock limit.
+through `sandbox.entry` (namespaces, limits, seccomp) and kills it past the wall-clock limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import json
-import os
-import pickle
 import signal
-import subprocess
-import sys
 import tempfile
-from pathlib import Path
+import time
 
 import numpy as np
 
 from lesr_local.candidates.policy import check_policy
-from lesr_local.candidates.sandbox import SandboxLimits
 from lesr_local.candidates.semantics import DEFAULT_CALL_BUDGET_MS, CheckResult, semantic_check
-from lesr_local.candidates.worker import CheckRequest
+from lesr_local.candidates.worker import CHECK_SCHEMA
 from lesr_local.errors import LesrError
+from lesr_local.sandbox.limits import SandboxLimits
+from lesr_local.sandbox.protocol import ProtocolError
+from lesr_local.sandbox.supervisor import Worker, WorkerEnded
 
 __all__ = ["CheckResult", "check_candidate", "check_source_on_states", "semantic_check", "CHECK_STATES"]
 
 CHECK_STATES = 64  # states from random rollouts each candidate is checked on
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-_BOOTSTRAP = (
-    "import sys; sys.path.insert(0, {root!r}); "
-    "from lesr_local.candidates.worker import main; raise SystemExit(main())"
-)
 _WORKER_ENV = {
     "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
     "PYTHONHASHSEED": "0", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
@@ -75,78 +68,69 @@ def check_source_on_states(source: str, states: np.ndarray, *, limits: SandboxLi
     reason = check_policy(source)
     if reason is not None:
         return CheckResult(False, reason, dim)
-    limits = limits or SandboxLimits()
-    request = CheckRequest(source=source, states=np.array(states), limits=limits,
-                           call_budget_ms=call_budget_ms)
-    return _run_worker(request, dim)
+    return _run_worker(source, states, limits or SandboxLimits(), call_budget_ms)
 
 
-def _run_worker(request: CheckRequest, dim: int) -> CheckResult:
-    limits = request.limits
-    with tempfile.TemporaryDirectory(prefix="lesr-check-") as workdir:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOTSTRAP.format(root=_PACKAGE_ROOT)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir,
-            env=_WORKER_ENV, start_new_session=True,
-        )
-        timed_out = False
-        try:
-            stdout, stderr = proc.communicate(pickle.dumps(request), timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-            stdout, stderr = proc.communicate()
-    stages, result = _parse(stdout)
+def _run_worker(source: str, states: np.ndarray, limits: SandboxLimits, call_budget_ms: float) -> CheckResult:
+    dim = int(states.shape[1])
+    stages: list[str] = []
+    result: CheckResult | None = None
+    timed_out = broken = False
+    with (tempfile.TemporaryDirectory(prefix="lesr-check-") as workdir,
+          Worker("check", CHECK_SCHEMA, env=_WORKER_ENV, cwd=workdir) as worker):
+        with contextlib.suppress(WorkerEnded):
+            worker.send("check", np.ascontiguousarray(states, dtype="<f8").tobytes(), source=source,
+                        limits=limits.to_json(), call_budget_ms=call_budget_ms, rows=int(states.shape[0]),
+                        cols=dim)
+        worker.close_input()
+        deadline = time.monotonic() + limits.wall_seconds
+        while result is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                worker.kill()
+                break
+            try:
+                message = worker.next(timeout=min(left, 0.5))
+            except WorkerEnded:
+                break
+            except ProtocolError:
+                broken = True
+                break
+            if message is None:
+                continue
+            if message.type == "stage":
+                stages.append(message["stage"])
+            else:
+                result = _result_from(message.header)
+        returncode = worker.wait(5)
+        stderr = "\n".join(worker.stderr_tail)
     if result is not None:
         return result
     stage = stages[-1] if stages else None
-    if stage is None or stage == "limits" and not timed_out and proc.returncode not in _CANDIDATE_SIGNALS:
-        tail = stderr.decode("utf-8", "replace").strip().splitlines()
-        raise LesrError(f"candidate check worker failed (exit {proc.returncode}): "
-                        f"{tail[-1] if tail else 'no output'}")
+    if broken:
+        return CheckResult(False, "the sandbox worker broke the protocol", dim)
+    if stage is None or stage == "limits" and not timed_out and returncode not in _CANDIDATE_SIGNALS:
+        tail = stderr.strip().splitlines()
+        raise LesrError(f"candidate check worker failed (exit {returncode}): {tail[-1] if tail else 'no output'}")
     doing = "loading the module" if stage in ("limits", "load") else "running revise_state / intrinsic_reward"
     if timed_out:
         reason = f"timed out after {limits.wall_seconds:g} s while {doing} (an infinite loop?)"
-    elif proc.returncode == -signal.SIGXCPU or proc.returncode == -signal.SIGKILL:
+    elif returncode == -signal.SIGXCPU or returncode == -signal.SIGKILL:
         reason = f"exceeded the CPU time limit ({limits.cpu_seconds} s) while {doing} (an infinite loop?)"
-    elif proc.returncode is not None and proc.returncode < 0:
-        name = signal.Signals(-proc.returncode).name
+    elif returncode is not None and returncode < 0:
+        name = signal.Signals(-returncode).name
         reason = f"crashed the sandbox ({name}) while {doing}"
+    elif "MemoryError" in stderr:
+        reason = f"ran out of memory while {doing}"
+    elif "RecursionError" in stderr:
+        reason = f"hit the recursion limit while {doing}"
     else:
-        text = stderr.decode("utf-8", "replace")
-        if "MemoryError" in text:
-            reason = f"ran out of memory while {doing}"
-        elif "RecursionError" in text:
-            reason = f"hit the recursion limit while {doing}"
-        else:
-            reason = f"the sandbox stopped (exit {proc.returncode}) while {doing}"
+        reason = f"the sandbox stopped (exit {returncode}) while {doing}"
     return CheckResult(False, reason, dim)
 
 
 _CANDIDATE_SIGNALS = {-signal.SIGXCPU, -signal.SIGKILL, -signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS}
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-
-
-def _parse(stdout: bytes) -> tuple[list[str], CheckResult | None]:
-    stages: list[str] = []
-    for line in stdout.decode("utf-8", "replace").splitlines():
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(message, dict):
-            continue
-        if "stage" in message:
-            stages.append(str(message["stage"]))
-        elif isinstance(message.get("result"), dict):
-            return stages, _result_from(message["result"])
-    return stages, None
 
 
 def _result_from(data: dict) -> CheckResult:

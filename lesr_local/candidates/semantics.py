@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lesr_local.candidates.sandbox import CandidateFunctions, describe_exception
+from lesr_local.sandbox.restricted import CandidateFunctions, describe_exception
 
 REWARD_BOUND = 100.0
 DEFAULT_CALL_BUDGET_MS = 1.0

@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     td3.add_argument("--workers", type=int, default=1)
     td3.add_argument("--features", default=None, help="candidate module (default: identity features)")
     td3.add_argument("--no-reference", action="store_true", help="skip the reference-style baseline loop")
+    td3.add_argument("--compare-checks", action="store_true",
+                     help="also train without the training-time candidate checks and report their cost")
     td3.add_argument("--json", action="store_true", help="one JSON line on stdout")
     td3.set_defaults(func=_bench_td3)
 

@@ -55,7 +55,7 @@ def _train(args: argparse.Namespace) -> int:
     spec = TrainSpec(
         env_id=env_id, steps=args.steps, seed=args.seed, candidate_source=source, intrinsic_weight=weight,
         td3=td3, eval=evaluation, checkpoint_dir=out / "checkpoint", checkpoint_every=max(1000, args.steps // 10),
-        device=args.device, policy_path=out / "policy.pt", workers=1,
+        device=args.device, policy_path=out / "policy.safetensors", workers=1,
     )
     cancel = threading.Event()
     reporter = _Reporter(quiet=args.json)

@@ -1,36 +1,44 @@
 """The render worker: a subprocess that rolls out a policy and streams RGB frames back.
 
 A candidate's `revise_state` is needed to run its policy, and generated code never runs in the engine or
-UI process, so rollouts happen here, under the candidates.sandbox limits. The parent side
-(`run_render_job`) starts `python -m lesr_local.render.worker` with the GL backend chosen by
-`lesr_local.render.gl`, sends a `RenderJob` as JSON on stdin and reads length-prefixed messages from
-stdout: INFO (JSON: fps), FRAM (height, width, RGB bytes), DONE (JSON summary) or FAIL (JSON reason). The worker moves
-the protocol stream to a private descriptor first, so anything the candidate prints cannot corrupt it.
-Video encoding stays in the parent (it needs the ffmpeg subprocess, which the sandbox forbids).
+UI process, so rollouts happen here, inside the sandbox. The parent side (`run_render_job`) starts
+`sandbox.entry render` with the GL backend chosen by `lesr_local.render.gl`, sends a `render` message
+(the RenderJob as JSON) and streams the policy file to it (the worker is given bytes, never a path),
+then reads `info` (fps), `frame` (height, width; RGB bytes as payload), and `done` or `failed`,
+each validated against RENDER_SCHEMA. Video encoding stays in the parent (it needs the ffmpeg
+subprocess, which the sandbox forbids).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
-import struct
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 
 from lesr_local.errors import BadInput, LesrError
+from lesr_local.sandbox import protocol
+from lesr_local.sandbox.limits import SandboxLimits, apply_limits
+from lesr_local.sandbox.protocol import DICT, INT, LIST, NUM, STR, Message, MessageSpec, ProtocolError, Schema
+from lesr_local.sandbox.supervisor import FILE_MESSAGES, Worker, WorkerEnded, receive_file
 
-_HEADER = struct.Struct("<4sI")
-_FRAME_SHAPE = struct.Struct("<II")
+MAX_FRAME_BYTES = 4096 * 4096 * 3
+RENDER_SCHEMA = Schema("render worker", {
+    "info": MessageSpec(required={"fps": NUM}),
+    "frame": MessageSpec(required={"height": INT, "width": INT}, max_payload=MAX_FRAME_BYTES),
+    "done": MessageSpec(required={"frames": INT, "episodes": INT, "returns": LIST, "steps": INT, "fps": NUM}),
+    "failed": MessageSpec(required={"reason": STR}),
+})
+JOB_SCHEMA = Schema("engine", {"render": MessageSpec(required={"job": DICT}), "start": MessageSpec(),
+                               **FILE_MESSAGES}, max_string=200_000)
 
 
 @dataclass
@@ -81,67 +89,55 @@ def run_render_job(
     """
     from lesr_local.render.gl import detect_backend
 
+    if job.width * job.height * 3 > MAX_FRAME_BYTES:
+        raise BadInput(f"frames of {job.width}x{job.height} are too large")
     backend = detect_backend()
     env = dict(os.environ, MUJOCO_GL=backend, PYOPENGL_PLATFORM=backend, MESA_SHADER_CACHE_DISABLE="true")
     env.setdefault("OMP_NUM_THREADS", "1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lesr_local.render.worker"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-    )
-    stderr_tail: list[str] = []
-
-    def drain_stderr() -> None:
-        assert proc.stderr is not None
-        for raw in proc.stderr:
-            stderr_tail.append(raw.decode(errors="replace").rstrip())
-            del stderr_tail[:-20]
-
-    drainer = threading.Thread(target=drain_stderr, daemon=True)
-    drainer.start()
-    stop = threading.Event()
-
-    def watchdog() -> None:
-        deadline = time.monotonic() + timeout
-        while not stop.wait(0.1):
-            if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
-                proc.kill()
-                return
-
-    guard = threading.Thread(target=watchdog, daemon=True)
-    guard.start()
+    result: RenderSummary | None = None
+    failure: str | None = None
     started = time.monotonic()
-    try:
-        assert proc.stdin is not None and proc.stdout is not None
+    with Worker("render", RENDER_SCHEMA, env=env) as worker:
         try:
-            proc.stdin.write(json.dumps(dataclasses.asdict(job)).encode())
-            proc.stdin.close()
-        except BrokenPipeError:
+            worker.send("render", job=dataclasses.asdict(dataclasses.replace(job, policy_path=None)))
+            if job.policy_path is not None:
+                worker.send_file("policy", Path(job.policy_path))  # read here; the worker sees bytes only
+            worker.send("start")
+        except WorkerEnded:
             pass
-        result: RenderSummary | None = None
-        failure: str | None = None
+        except OSError as exc:
+            raise RenderError(f"cannot read the policy file {job.policy_path}: {exc.strerror or exc}") from None
+        worker.close_input()
+        deadline = started + timeout
         while True:
-            message = _read_message(proc.stdout)
-            if message is None:
+            if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
+                worker.kill()
                 break
-            kind, payload = message
-            if kind == b"FRAM":
-                height, width = _FRAME_SHAPE.unpack_from(payload)
-                pixels = np.frombuffer(payload, dtype=np.uint8, offset=_FRAME_SHAPE.size)
-                on_frame(pixels.reshape(height, width, 3))
-            elif kind == b"INFO":
+            try:
+                message = worker.next(timeout=0.1)
+            except WorkerEnded:
+                break
+            except ProtocolError as exc:
+                failure = f"the render worker broke the protocol: {exc}"
+                break
+            if message is None:
+                continue
+            if message.type == "frame":
+                on_frame(_frame(message))
+            elif message.type == "info":
                 if on_start is not None:
-                    on_start(float(json.loads(payload)["fps"]))
-            elif kind == b"DONE":
-                result = RenderSummary(**json.loads(payload))
-            elif kind == b"FAIL":
-                failure = str(json.loads(payload)["reason"])
-        proc.wait()
-    finally:
-        stop.set()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        drainer.join(timeout=2)
+                    on_start(float(message["fps"]))
+            elif message.type == "done":
+                result = RenderSummary(frames=message["frames"], episodes=message["episodes"],
+                                       returns=[float(r) for r in message["returns"]], steps=message["steps"],
+                                       fps=float(message["fps"]))
+                break
+            else:
+                failure = " ".join(str(message["reason"]).split())[:300]
+                break
+        worker.wait(5)
+        tail = next((line for line in reversed(worker.stderr_tail) if line.strip()), None)
+        returncode = worker.proc.returncode
     if cancel is not None and cancel.is_set():
         raise RenderError("rendering cancelled")
     if failure is not None:
@@ -149,39 +145,18 @@ def run_render_job(
     if result is None:
         if time.monotonic() - started > timeout:
             raise RenderError(f"rendering timed out after {timeout:.0f}s")
-        detail = next((line for line in reversed(stderr_tail) if line.strip()), f"exit status {proc.returncode}")
-        raise RenderError(f"render worker died: {detail}")
+        raise RenderError(f"render worker died: {tail or f'exit status {returncode}'}")
     return result
 
 
-def _read_exact(stream: IO[bytes], size: int) -> bytes | None:
-    chunks: list[bytes] = []
-    remaining = size
-    while remaining:
-        chunk = stream.read(remaining)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_message(stream: IO[bytes]) -> tuple[bytes, bytes] | None:
-    header = _read_exact(stream, _HEADER.size)
-    if header is None:
-        return None
-    kind, length = _HEADER.unpack(header)
-    payload = _read_exact(stream, length)
-    return None if payload is None else (kind, payload)
+def _frame(message: Message) -> np.ndarray:
+    height, width = message["height"], message["width"]
+    if height <= 0 or width <= 0 or height * width * 3 != len(message.payload):
+        raise RenderError("the render worker sent a frame whose size does not match its shape")
+    return np.frombuffer(message.payload, dtype=np.uint8).reshape(height, width, 3)
 
 
 # ---------------------------------------------------------------- worker side
-
-
-def _send(stream: IO[bytes], kind: bytes, payload: bytes) -> None:
-    stream.write(_HEADER.pack(kind, len(payload)))
-    stream.write(payload)
-    stream.flush()
 
 
 def _resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -193,17 +168,17 @@ def _resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
-def _rollout(job: RenderJob, out: IO[bytes]) -> dict[str, Any]:
+def _rollout(job: RenderJob, policy_bytes: bytearray | None, out: IO[bytes]) -> dict[str, Any]:
     from lesr_local.envs.make import make_env
 
     env = make_env(job.env_id, seed=job.seed, render_mode="rgb_array", env_spec=job.env_spec)
     policy = None
     if not job.random:
-        if job.policy_path is None:
+        if policy_bytes is None:
             raise BadInput("a policy file is needed unless random actions are asked for")
         from lesr_local.rl.policy_io import load_policy
 
-        policy = load_policy(job.policy_path)
+        policy = load_policy(policy_bytes)
     observation, _ = env.reset(seed=job.seed)
     env.render()  # creates the GL context before the limits apply
     env.action_space.seed(job.seed)
@@ -215,16 +190,17 @@ def _rollout(job: RenderJob, out: IO[bytes]) -> dict[str, Any]:
 
     features = Features()
     if source is not None:
-        from lesr_local.candidates.sandbox import SandboxLimits, apply_limits, load_candidate
+        from lesr_local.sandbox.restricted import load_candidate
 
-        apply_limits(_limits(SandboxLimits, job))
+        apply_limits(SandboxLimits(address_space_mb=job.address_space_mb, cpu_seconds=job.cpu_seconds,
+                                   wall_seconds=float(job.cpu_seconds)))
         features = Features(revise_state=load_candidate(source).revise_state)
 
     fps = float(env.metadata.get("render_fps") or 30)
     if job.max_fps > 0 and fps > job.max_fps:
         job.frame_every = max(job.frame_every, math.ceil(fps / job.max_fps))
     fps /= job.frame_every
-    _send(out, b"INFO", json.dumps({"fps": fps}).encode())
+    protocol.send(out, "info", fps=fps)
     counter = {"seen": 0, "kept": 0}
 
     def emit(last: bool = False) -> bool:
@@ -234,7 +210,7 @@ def _rollout(job: RenderJob, out: IO[bytes]) -> dict[str, Any]:
         """
         if counter["seen"] % job.frame_every == 0 or last:
             frame = _resize(env.render(), job.width, job.height)
-            _send(out, b"FRAM", _FRAME_SHAPE.pack(frame.shape[0], frame.shape[1]) + frame.tobytes())
+            protocol.send(out, "frame", memoryview(frame).cast("B"), height=frame.shape[0], width=frame.shape[1])
             counter["kept"] += 1
         counter["seen"] += 1
         return not (job.max_frames and counter["kept"] >= job.max_frames)
@@ -268,33 +244,25 @@ def _rollout(job: RenderJob, out: IO[bytes]) -> dict[str, Any]:
     return {"frames": counter["kept"], "episodes": len(returns), "returns": returns, "steps": steps, "fps": fps}
 
 
-def _limits(limits_cls: type, job: RenderJob) -> Any:
-    """SandboxLimits for a render worker: generous memory (GL drivers map a lot), a CPU budget."""
-    fields = {f.name for f in dataclasses.fields(limits_cls)}
-    wanted: dict[str, Any] = {
-        "address_space_mb": job.address_space_mb, "cpu_seconds": job.cpu_seconds,
-        "wall_seconds": float(job.cpu_seconds),
-    }
-    return limits_cls(**{k: v for k, v in wanted.items() if k in fields})
-
-
-def main() -> int:
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
+def serve_stream(stdin: BinaryIO, out: IO[bytes]) -> int:
+    """The render worker (started by `sandbox.entry render`)."""
     try:
-        job = RenderJob(**json.loads(sys.stdin.read()))
-        summary = _rollout(job, out)
+        request = protocol.receive(stdin, JOB_SCHEMA)
+        if request is None or request.type != "render":
+            raise ProtocolError("expected a render job")
+        job = RenderJob(**request["job"])
+        policy_bytes = None
+        message = protocol.receive(stdin, JOB_SCHEMA)
+        if message is not None and message.type == "file_begin":
+            policy_bytes = receive_file(stdin, JOB_SCHEMA, message)
+            message = protocol.receive(stdin, JOB_SCHEMA)
+        summary = _rollout(job, policy_bytes, out)
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent as one line
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         if isinstance(exc, LesrError):
             reason = str(exc)
         with contextlib.suppress(OSError):
-            _send(out, b"FAIL", json.dumps({"reason": reason}).encode())
+            protocol.send(out, "failed", reason=reason[:1000])
         return 1
-    _send(out, b"DONE", json.dumps(summary).encode())
+    protocol.send(out, "done", **summary)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -63,7 +63,8 @@ class ReplayBuffer:
 
     def state_dict(self) -> dict[str, Any]:
         filled = self.capacity if self.size == self.capacity else self.ptr
-        return {"data": self.data[:filled].cpu().clone(), "ptr": self.ptr, "size": self.size,
+        # A view on the CPU, not a copy: a checkpoint streams it out before the next add.
+        return {"data": self.data[:filled].detach().cpu(), "ptr": self.ptr, "size": self.size,
                 "capacity": self.capacity}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

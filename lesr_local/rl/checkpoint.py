@@ -1,18 +1,37 @@
-"""Training checkpoints: one file per training, written atomically (tmp file + os.replace)."""
+"""Where a training's files go: its checkpoint and its policy, as tensor files (data only).
+
+The trainer never names a path. It hands a `TensorFile` of a kind ("checkpoint" or "policy") to
+its `TrainingFiles`: in-process (`LocalFiles`, used by tests and by `train()` callers) that writes
+at the paths of the spec; in the sandboxed worker (`rl.worker`) it streams to the parent, which
+writes at the paths it chose itself. Loading parses JSON and slices bytes: nothing in a checkpoint
+can run code.
+"""
 
 from __future__ import annotations
 
-import io
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import torch
 
-CHECKPOINT_NAME = "checkpoint.pt"
+from lesr_local.sandbox.tensorfile import TensorFile, TensorFileError, unpack
 
-FileWriter = Callable[[Path, bytes], None]  # the sandboxed worker sends files to its parent instead
+CHECKPOINT_NAME = "checkpoint.safetensors"
+CHECKPOINT = "checkpoint"
+POLICY = "policy"
+
+
+class TrainingFiles(Protocol):
+    wants_checkpoints: bool
+    wants_policy: bool
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The state to resume from (arrays as numpy), or None to start afresh."""
+        ...
+
+    def save(self, kind: str, file: TensorFile) -> None: ...
 
 
 def checkpoint_path(directory: Path) -> Path:
@@ -23,30 +42,57 @@ def has_checkpoint(directory: Path | None) -> bool:
     return directory is not None and checkpoint_path(directory).is_file()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary file next to `path`, then rename it over `path`."""
+def read_bytes(path: Path) -> bytearray:
+    """The whole file in one writable buffer (arrays unpacked from it are writable views)."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        data = bytearray(size)
+        if fh.readinto(data) != size:
+            raise TensorFileError(f"{path} changed while it was read")
+    return data
+
+
+def write_atomic(path: Path, file: TensorFile) -> None:
+    """Stream `file` to a temporary file next to `path`, then rename it over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
-        fh.write(data)
+        for chunk in file.chunks():
+            fh.write(chunk)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
-def torch_bytes(obj: Any) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    return buffer.getvalue()
+class LocalFiles:
+    """In-process files: the checkpoint in `checkpoint_dir`, the policy at `policy_path`."""
+
+    def __init__(self, checkpoint_dir: Path | None, policy_path: Path | None) -> None:
+        self.checkpoint_dir = checkpoint_dir
+        self.policy_path = policy_path
+        self.wants_checkpoints = checkpoint_dir is not None
+        self.wants_policy = policy_path is not None
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        if not has_checkpoint(self.checkpoint_dir):
+            return None
+        return unpack(read_bytes(checkpoint_path(self.checkpoint_dir)))  # type: ignore[arg-type]
+
+    def save(self, kind: str, file: TensorFile) -> None:
+        target = {CHECKPOINT: self.checkpoint_dir and checkpoint_path(self.checkpoint_dir),
+                  POLICY: self.policy_path}.get(kind)
+        if target is None:
+            raise ValueError(f"no destination for a {kind} file")
+        write_atomic(Path(target), file)
 
 
-def save_checkpoint(directory: Path, state: dict[str, Any], writer: FileWriter = write_atomic) -> Path:
-    path = checkpoint_path(directory)
-    writer(path, torch_bytes(state))
-    return path
-
-
-def load_checkpoint(directory: Path) -> dict[str, Any]:
-    # weights_only=False: the checkpoint holds numpy RNG states and plain Python containers we wrote.
-    return torch.load(checkpoint_path(directory), map_location="cpu", weights_only=False)
+def to_torch(tree: Any) -> Any:
+    """numpy arrays in a loaded tree as torch tensors sharing their memory."""
+    if isinstance(tree, dict):
+        return {k: to_torch(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [to_torch(v) for v in tree]
+    if isinstance(tree, np.ndarray):
+        return torch.from_numpy(tree) if tree.flags.writeable else torch.from_numpy(tree.copy())
+    return tree

@@ -1,22 +1,25 @@
 """The trained policy on disk: actor weights + what is needed to run it on raw env states.
 
-`load_policy(path).act(features)` maps F(s) (the candidate's revise_state output, or the raw state
-for the baseline) to an action; the renderer runs it in its sandbox worker next to revise_state.
+`load_policy(path_or_bytes).act(features)` maps F(s) (the candidate's revise_state output, or the
+raw state for the baseline) to an action; the renderer runs it in its sandbox worker next to
+revise_state. The file is a tensor file (`sandbox.tensorfile`, the safetensors layout): reading it
+runs no code. Policies from before that format (torch files) load with `weights_only=True`.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from lesr_local.rl.checkpoint import FileWriter, torch_bytes, write_atomic
+from lesr_local.rl.checkpoint import read_bytes, to_torch
 from lesr_local.rl.networks import Actor
+from lesr_local.sandbox.tensorfile import TensorFile, pack, unpack
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: a torch.save file (still readable, with weights_only=True)
+POLICY_SUFFIX = ".safetensors"
 
 
 @dataclass
@@ -46,16 +49,21 @@ class LoadedPolicy:
         return self.actor(x).numpy().astype(np.float64)
 
 
-def save_policy(path: Path, actor: Actor, meta: PolicyMeta, writer: FileWriter = write_atomic) -> Path:
-    state = {k: v.detach().cpu() for k, v in actor.state_dict().items()}
-    writer(Path(path), torch_bytes({"format": FORMAT_VERSION, "meta": asdict(meta), "actor": state}))
-    return Path(path)
+def policy_file(actor: Actor, meta: PolicyMeta) -> TensorFile:
+    state = {k: v.detach().cpu().contiguous() for k, v in actor.state_dict().items()}
+    return pack({"format": FORMAT_VERSION, "meta": asdict(meta), "actor": state})
 
 
-def load_policy(path: str | Path) -> LoadedPolicy:
-    blob: dict[str, Any] = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if blob.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path}: unknown policy format {blob.get('format')!r}")
+def load_policy(source: str | Path | bytes | bytearray) -> LoadedPolicy:
+    """A policy from its file (a path) or from the file's bytes (what a sandboxed worker receives)."""
+    if isinstance(source, (bytes, bytearray)):
+        blob = to_torch(unpack(bytearray(source)))
+    elif Path(source).suffix == ".pt":
+        blob = torch.load(Path(source), map_location="cpu", weights_only=True)
+    else:
+        blob = to_torch(unpack(read_bytes(Path(source))))
+    if blob.get("format") not in (1, FORMAT_VERSION):
+        raise ValueError(f"unknown policy format {blob.get('format')!r}")
     raw = blob["meta"]
     meta = PolicyMeta(**{**raw, "hidden_sizes": tuple(raw["hidden_sizes"])})
     actor = Actor(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import psutil
 import torch
 
-from lesr_local.candidates.sandbox import SandboxLimits, SandboxReport, apply_limits
 from lesr_local.rl.spec import TrainSpec, buffer_rows
+from lesr_local.sandbox.limits import SandboxLimits, SandboxReport, apply_limits
 
 HEADROOM_MB = 6144  # virtual memory for envs, evaluation, checkpoints and torch's allocator
 
@@ -42,7 +42,7 @@ def training_limits(spec: TrainSpec) -> SandboxLimits:
         address_space_mb=int(mapped_mb + buffer_mb + HEADROOM_MB),
         cpu_seconds=None,  # trainings run for hours; the parent's hang watchdog covers loops
         wall_seconds=float("inf"),
-        file_size_mb=0,  # no file writes: checkpoints and the policy go to the parent over the pipe
+        file_size_mb=0,  # no file writes: checkpoints and the policy stream to the parent
         open_files=256,
         read_only_fs=True,
     )

@@ -3,8 +3,12 @@ cheaply; `lesr_local.rl.trainer` re-exports them)."""
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lesr_local.config import EvalConfig, TD3Config
 
@@ -28,6 +32,7 @@ class TrainSpec:
     policy_path: Path | None = None
     workers: int = 0  # concurrent trainings sharing this machine; 0 = count the live ones
     checkpoint_buffer: bool = True  # include the replay buffer (exact resume; larger files)
+    runtime_checks: bool = True  # enforce the candidate rules on every call (features.RuntimeChecks)
 
 
 @dataclass
@@ -64,3 +69,53 @@ class TrainResult:
 def buffer_rows(spec: TrainSpec) -> int:
     """Replay rows: the run's steps (every transition fits), at most Fujimoto's million."""
     return max(1, min(spec.steps, MAX_BUFFER_ROWS))
+
+
+# -- JSON transport (the worker protocol carries no pickles) --------------------------------------
+
+
+def spec_to_json(spec: TrainSpec) -> dict[str, Any]:
+    """A TrainSpec as plain JSON values (Paths as strings, tuples as lists)."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(spec)
+
+
+def spec_from_json(data: dict[str, Any]) -> TrainSpec:
+    """The inverse of `spec_to_json`; unknown keys are an error (a mismatched worker)."""
+    return _build(TrainSpec, data)
+
+
+def _build(cls: type, data: dict[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {', '.join(sorted(unknown))}")
+    return cls(**{key: _convert(hints[key], value) for key, value in data.items()})
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _convert(options[0], value) if len(options) == 1 else value
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value)
+    if hint is Path:
+        return Path(value)
+    if origin is tuple:
+        return tuple(value)
+    if hint is float:
+        return float(value)
+    return value

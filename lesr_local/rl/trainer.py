@@ -8,32 +8,27 @@ resumed training restores the env RNG, resets, and continues exactly as if it ha
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from lesr_local.rl.buffer import ReplayBuffer
-from lesr_local.rl.checkpoint import (
-    FileWriter,
-    has_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-    write_atomic,
-)
+from lesr_local.rl.checkpoint import CHECKPOINT, POLICY, LocalFiles, TrainingFiles, to_torch
 from lesr_local.rl.device import configure_threads, resolve_device
 from lesr_local.rl.evaluation import Evaluator
 from lesr_local.rl.features import CandidateError, Features
 from lesr_local.rl.lipschitz import LipschitzEMA, episode_lipschitz
-from lesr_local.rl.policy_io import PolicyMeta, save_policy
+from lesr_local.rl.policy_io import PolicyMeta, policy_file
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, buffer_rows
 from lesr_local.rl.td3 import TD3
+from lesr_local.sandbox.tensorfile import pack
 
-CHECKPOINT_VERSION = 2  # 2: flat stacked-MLP agent state (rl.td3.STATE_FORMAT)
+CHECKPOINT_VERSION = 3  # 3: a tensor file (2: torch.save of the stacked-MLP agent, not read any more)
 PROGRESS_INTERVAL_S = 0.25  # at most 4 progress events per second (plus one per evaluation)
 
 __all__ = ["TrainProgress", "TrainResult", "TrainSpec", "Trainer", "train"]
@@ -71,12 +66,12 @@ class _Clock:
 class Trainer:
     def __init__(
         self, spec: TrainSpec, features: Features, on_progress: ProgressFn | None = None,
-        writer: FileWriter = write_atomic,
+        files: TrainingFiles | None = None,
     ) -> None:
         from lesr_local.envs.make import make_env
 
         self.spec = spec
-        self.writer = writer
+        self.files = files if files is not None else LocalFiles(spec.checkpoint_dir, spec.policy_path)
         if spec.threads > 0:  # explicit; otherwise rl.worker has set cores // concurrent workers
             configure_threads(spec.threads)
         self.features = features
@@ -113,11 +108,11 @@ class Trainer:
         self._episode_feats: list[np.ndarray] = []
         self._episode_rewards: list[float] = []
         self._episode_return = 0.0
-        if has_checkpoint(spec.checkpoint_dir):
-            state = load_checkpoint(spec.checkpoint_dir)  # type: ignore[arg-type]
-            # A checkpoint written by an older layout of the agent cannot be continued: train afresh.
-            if state.get("version") == CHECKPOINT_VERSION:
-                self._restore(state)
+        saved = self.files.load_checkpoint()
+        # Continue only a checkpoint of this very training (layout, env, seed, candidate); any other
+        # (an older layout, another seed's or candidate's) is ignored and the training starts afresh.
+        if saved is not None and self._belongs(saved):
+            self._restore(saved)
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, should_stop: Callable[[], bool] | None = None) -> TrainResult:
@@ -167,9 +162,9 @@ class Trainer:
         except CandidateError as exc:
             return self._result("failed", str(exc), clock, start_step, start_updates)
         result = self._result("finished", None, clock, start_step, start_updates)
-        if spec.policy_path is not None:
-            self._save_policy(Path(spec.policy_path), result.score)
-            result.policy_path = str(spec.policy_path)
+        if self.files.wants_policy:
+            self._save_policy(result.score)
+            result.policy_path = None if spec.policy_path is None else str(spec.policy_path)
         return result
 
     def _end_episode(self) -> None:
@@ -182,11 +177,11 @@ class Trainer:
 
     def _maybe_checkpoint(self) -> None:
         """At an episode boundary, before the reset: the env RNG state then fully determines what follows."""
-        if (self.spec.checkpoint_dir is not None
+        if (self.files.wants_checkpoints
                 and self.step - self.last_checkpoint >= self.spec.checkpoint_every
                 and self.step < self.spec.steps):
             self.last_checkpoint = self.step
-            save_checkpoint(self.spec.checkpoint_dir, self._checkpoint_state(), self.writer)
+            self.files.save(CHECKPOINT, pack(self._checkpoint_state()))
 
     def _reset(self) -> None:
         state, _ = self.env.reset()
@@ -215,19 +210,20 @@ class Trainer:
             torch_threads=torch.get_num_threads(), device=str(self.device),
         )
 
-    def _save_policy(self, path: Path, score: float | None) -> None:
+    def _save_policy(self, score: float | None) -> None:
         meta = PolicyMeta(
             env_id=self.spec.env_id, obs_dim=self.obs_dim, feature_dim=self.feature_dim,
             act_dim=self.act_dim, act_low=self.act_low.tolist(), act_high=self.act_high.tolist(),
             hidden_sizes=tuple(self.spec.td3.hidden_sizes), candidate_source=self.spec.candidate_source,
             seed=self.spec.seed, steps=self.step, score=score,
         )
-        save_policy(path, self.agent.policy_module(), meta, self.writer)
+        self.files.save(POLICY, policy_file(self.agent.policy_module(), meta))
 
     # -- checkpoints ------------------------------------------------------------------------------
     def _checkpoint_state(self) -> dict[str, Any]:
         return {
             "version": CHECKPOINT_VERSION, "env_id": self.spec.env_id, "seed": self.spec.seed,
+            "candidate": candidate_digest(self.spec.candidate_source),
             "feature_dim": self.feature_dim, "step": self.step, "episodes": self.episodes,
             "curve": list(self.curve), "last_return": self.last_return,
             "agent": self.agent.state_dict(),
@@ -240,9 +236,13 @@ class Trainer:
             "seconds": self.prior_seconds + time.perf_counter() - self._session_start,
         }
 
+    def _belongs(self, state: dict[str, Any]) -> bool:
+        return (state.get("version") == CHECKPOINT_VERSION and state.get("env_id") == self.spec.env_id
+                and state.get("seed") == self.spec.seed and state.get("feature_dim") == self.feature_dim
+                and state.get("candidate") == candidate_digest(self.spec.candidate_source))
+
     def _restore(self, state: dict[str, Any]) -> None:
-        if state["env_id"] != self.spec.env_id or state["feature_dim"] != self.feature_dim:
-            raise ValueError("checkpoint belongs to a different training (env or feature dim differ)")
+        state = to_torch(state)
         self.agent.load_state_dict(state["agent"])
         if state["buffer"] is not None:
             self.buffer.load_state_dict(state["buffer"])
@@ -265,13 +265,17 @@ class Trainer:
         self.evaluator.close()
 
 
+def candidate_digest(source: str | None) -> str | None:
+    return None if source is None else hashlib.sha256(source.encode()).hexdigest()
+
+
 def train(
     spec: TrainSpec, features: Features, on_progress: ProgressFn | None = None,
-    should_stop: Callable[[], bool] | None = None, writer: FileWriter = write_atomic,
+    should_stop: Callable[[], bool] | None = None, files: TrainingFiles | None = None,
 ) -> TrainResult:
     """Build and run one training in this process (the worker calls this inside its sandbox)."""
     try:
-        trainer = Trainer(spec, features, on_progress, writer)
+        trainer = Trainer(spec, features, on_progress, files)
     except CandidateError as exc:
         return TrainResult("failed", str(exc), None, [], None, features.feature_dim or 0, 0, 0.0, 0.0, 0.0,
                            None)

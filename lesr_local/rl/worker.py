@@ -1,153 +1,66 @@
-"""Engine side of a training: run it in a sandboxed subprocess and stream its progress.
+"""A training in a sandboxed worker process, and the engine's side of it.
 
-`run_training` spawns a fresh interpreter (multiprocessing "spawn"), which imports torch, warms up
-its thread pool, applies the sandbox limits and only then loads the candidate's code. Messages come
-back over a one-way pipe: ("progress", TrainProgress), ("write", (path, bytes)) for checkpoints
-and the policy (the sandbox forbids file writes; the parent writes them atomically), then
-("result", TrainResult) or ("failed", reason). Whatever goes wrong in the child (exception, crash, kill, hang) ends as a
-TrainResult with status "failed" and a one-line reason; `cancel` terminates the child and returns
-status "cancelled" (the last checkpoint stays on disk, so a later call resumes from it).
+`run_training` starts `sandbox.entry train` (new namespaces, no capabilities), sends it the job as
+JSON (and the checkpoint to resume from, streamed in chunks), then reads its messages through the
+one sandbox protocol: `walls`, `progress`, files (`checkpoint`, `policy`), and one `result` or
+`failed`. Every message is validated against `TRAIN_SCHEMA` before it is acted on; files land only
+at the paths this process chose for the training (`spec.checkpoint_dir`, `spec.policy_path`).
+Whatever goes wrong in the child (an exception, a crash, a kill, a hang, a broken protocol) ends as
+a TrainResult with status "failed" and a one-line reason; `cancel` stops the child and returns
+"cancelled" (the last checkpoint stays, so a later call resumes from it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import multiprocessing as mp
 import os
 import resource
-import signal
 import threading
 import time
+import typing
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, BinaryIO
 
-from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec
+from lesr_local.rl.checkpoint import CHECKPOINT, POLICY, checkpoint_path, has_checkpoint
+from lesr_local.rl.spec import (
+    TrainProgress,
+    TrainResult,
+    TrainSpec,
+    buffer_rows,
+    spec_from_json,
+    spec_to_json,
+)
+from lesr_local.sandbox import protocol
+from lesr_local.sandbox.protocol import (
+    BOOL,
+    DICT,
+    INT,
+    LIST,
+    NUM,
+    STR,
+    FieldSpec,
+    Message,
+    MessageSpec,
+    ProtocolError,
+    Schema,
+    optional,
+)
+from lesr_local.sandbox.supervisor import (
+    FILE_MESSAGES,
+    FileReceiver,
+    Worker,
+    WorkerEnded,
+    receive_file,
+    send_file_chunks,
+)
+from lesr_local.sandbox.tensorfile import TensorFile, TensorFileError, unpack
 
 DEFAULT_HANG_SECONDS = 300.0  # no message from the worker for this long => hung
+POLICY_MAX_BYTES = 256 * 2**20
 _live_lock = threading.Lock()
 _live_workers = 0
-
-
-def run_training(
-    spec: TrainSpec, on_progress: Callable[[TrainProgress], None] | None = None,
-    cancel: threading.Event | None = None, *, hang_seconds: float = DEFAULT_HANG_SECONDS,
-    on_pid: Callable[[int], None] | None = None,
-) -> TrainResult:
-    """Train in a sandboxed subprocess; `on_pid(pid)` is told the worker's pid once it started."""
-    global _live_workers
-    with _live_lock:
-        _live_workers += 1
-        concurrent = spec.workers or _live_workers
-    started = time.perf_counter()
-    try:
-        return _supervise(spec, concurrent, on_progress, cancel, hang_seconds, started, on_pid)
-    finally:
-        with _live_lock:
-            _live_workers -= 1
-
-
-def _supervise(
-    spec: TrainSpec, concurrent: int, on_progress: Callable[[TrainProgress], None] | None,
-    cancel: threading.Event | None, hang_seconds: float, started: float,
-    on_pid: Callable[[int], None] | None = None,
-) -> TrainResult:
-    ctx = mp.get_context("spawn")
-    receiver, sender = ctx.Pipe(duplex=False)
-    # The spawned child re-imports the parent's __main__ module (which may import torch) before
-    # worker_main runs, so the OpenMP environment must already be in the environment it inherits.
-    set_thread_env()
-    proc = ctx.Process(target=worker_main, args=(spec, concurrent, sender, os.getpid()), daemon=True,
-                       name=f"lesr-train-{spec.env_id}-s{spec.seed}")
-    proc.start()
-    sender.close()
-    if on_pid is not None and proc.pid is not None:
-        on_pid(proc.pid)
-    last_message = time.monotonic()
-    last_step = 0
-    try:
-        while True:
-            if cancel is not None and cancel.is_set():
-                _stop(proc)
-                return _failed_result("cancelled", "cancelled", started, last_step)
-            if receiver.poll(0.1):
-                try:
-                    kind, payload = receiver.recv()
-                except (EOFError, OSError):
-                    proc.join(5)
-                    return _failed_result("failed", _death_reason(proc), started, last_step)
-                last_message = time.monotonic()
-                if kind == "progress":
-                    progress = TrainProgress(**payload)
-                    last_step = progress.step
-                    if on_progress is not None:
-                        on_progress(progress)
-                elif kind == "write":  # the sandboxed worker cannot write files itself
-                    from lesr_local.rl.checkpoint import write_atomic
-
-                    path, data = payload
-                    write_atomic(Path(path), data)
-                elif kind == "result":
-                    proc.join(10)
-                    return _result_from(payload)
-                else:  # "failed"
-                    proc.join(10)
-                    return _failed_result("failed", str(payload), started, last_step)
-            elif not proc.is_alive():
-                # Drain anything sent just before exiting, then report how it died.
-                if receiver.poll(0):
-                    continue
-                return _failed_result("failed", _death_reason(proc), started, last_step)
-            elif time.monotonic() - last_message > hang_seconds:
-                _stop(proc)
-                return _failed_result(
-                    "failed", f"training worker hung: no progress for {hang_seconds:.0f} s", started,
-                    last_step)
-    finally:
-        receiver.close()
-        if proc.is_alive():
-            _stop(proc)
-
-
-def _stop(proc: mp.process.BaseProcess) -> None:
-    proc.terminate()
-    proc.join(5)
-    if proc.is_alive():
-        proc.kill()
-        proc.join(5)
-
-
-def _death_reason(proc: mp.process.BaseProcess) -> str:
-    code = proc.exitcode
-    if code is None:
-        return "training worker stopped answering"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = {"SIGKILL": " (killed: out of memory or a limit)", "SIGXCPU": " (CPU time limit)",
-                "SIGSEGV": " (crashed)"}.get(name, "")
-        return f"training worker died with {name}{hint}"
-    return f"training worker exited with code {code} without a result"
-
-
-def _failed_result(status: str, reason: str, started: float, step: int) -> TrainResult:
-    return TrainResult(status=status, reason=reason, score=None, curve=[], lipschitz=None, feature_dim=0,
-                       steps=step, seconds=time.perf_counter() - started, steps_per_s=0.0,
-                       updates_per_s=0.0, policy_path=None)
-
-
-def _result_from(payload: dict[str, Any]) -> TrainResult:
-    payload = dict(payload)
-    payload["curve"] = [(int(s), float(v)) for s, v in payload["curve"]]
-    return TrainResult(**payload)
-
-
-# -- the child ---------------------------------------------------------------------------------
-
 
 # numpy's BLAS stays single-threaded in training processes (it only ever sees single states). No
 # OMP_WAIT_POLICY here: with several torch threads, idle OpenMP threads must be allowed to spin
@@ -156,60 +69,292 @@ def _result_from(payload: dict[str, Any]) -> TrainResult:
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1"}
 
 
-def set_thread_env() -> None:
-    for key, value in THREAD_ENV.items():
-        os.environ.setdefault(key, value)
+def _fields_of(cls: type) -> dict[str, FieldSpec]:
+    """Field specs from a dataclass's annotations, so the schema follows TrainResult/TrainProgress."""
+    simple = {int: INT, float: NUM, str: STR, bool: BOOL}
+    specs: dict[str, FieldSpec] = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        nullable = type(None) in typing.get_args(hint)
+        base = args[0] if nullable and len(args) == 1 else hint
+        origin = typing.get_origin(base) or base
+        spec = simple.get(origin) or (LIST if origin in (list, tuple) else DICT)
+        specs[name] = optional(spec) if nullable else spec
+    return specs
 
 
-def worker_main(spec: TrainSpec, concurrent: int, conn: Connection, parent_pid: int | None = None) -> None:
-    """Entry point of the training subprocess (this module is imported without torch, so the
-    thread environment below is in place before torch and numpy load their runtimes)."""
-    if parent_pid is not None:
-        from lesr_local.procs import die_with_parent
+def _split(cls: type) -> tuple[dict[str, FieldSpec], dict[str, FieldSpec]]:
+    fields = _fields_of(cls)
+    required = {f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    return ({k: v for k, v in fields.items() if k in required},
+            {k: v for k, v in fields.items() if k not in required})
 
-        die_with_parent(parent_pid)
-    set_thread_env()
+
+_result_required, _result_optional = _split(TrainResult)
+_progress_required, _progress_optional = _split(TrainProgress)
+TRAIN_SCHEMA = Schema("training worker", {
+    "walls": MessageSpec(required={"report": DICT}),
+    "progress": MessageSpec(required=_progress_required, optional=_progress_optional),
+    "result": MessageSpec(required=_result_required, optional=_result_optional),
+    "failed": MessageSpec(required={"reason": STR}),
+    **FILE_MESSAGES,
+})
+JOB_SCHEMA = Schema("engine", {
+    "job": MessageSpec(required={"spec": DICT, "concurrent": INT, "wants_checkpoints": BOOL,
+                                 "wants_policy": BOOL}),
+    "start": MessageSpec(),
+    **FILE_MESSAGES,
+})
+RESULT_STATUSES = ("finished", "failed", "cancelled")
+
+
+def run_training(
+    spec: TrainSpec, on_progress: Callable[[TrainProgress], None] | None = None,
+    cancel: threading.Event | None = None, *, hang_seconds: float = DEFAULT_HANG_SECONDS,
+    on_pid: Callable[[int], None] | None = None, command: list[str] | None = None,
+) -> TrainResult:
+    """Train in a sandboxed subprocess; `on_pid(pid)` is told the worker's pid once it started.
+
+    `command` replaces the worker's command line (tests use it to speak the protocol badly)."""
+    global _live_workers
+    with _live_lock:
+        _live_workers += 1
+        concurrent = spec.workers or _live_workers
+    started = time.perf_counter()
     try:
-        _worker_body(spec, concurrent, conn)
+        return _Supervision(spec, concurrent, on_progress, cancel, hang_seconds, started).run(on_pid, command)
+    finally:
+        with _live_lock:
+            _live_workers -= 1
+
+
+def checkpoint_max_bytes(spec: TrainSpec) -> int:
+    """A generous cap on the checkpoint a worker may send: its buffer rows at 1024 float32 per row
+    (far more than any catalogued env needs), plus the networks and headroom."""
+    return buffer_rows(spec) * 4 * 1024 + 512 * 2**20
+
+
+class _Supervision:
+    def __init__(self, spec: TrainSpec, concurrent: int, on_progress: Callable[[TrainProgress], None] | None,
+                 cancel: threading.Event | None, hang_seconds: float, started: float) -> None:
+        self.spec, self.concurrent, self.on_progress = spec, concurrent, on_progress
+        self.cancel, self.hang_seconds, self.started = cancel, hang_seconds, started
+        self.last_step = 0
+        destinations: dict[str, Path] = {}
+        if spec.checkpoint_dir is not None:
+            destinations[CHECKPOINT] = checkpoint_path(Path(spec.checkpoint_dir))
+        if spec.policy_path is not None:
+            destinations[POLICY] = Path(spec.policy_path)
+        self.files = FileReceiver(destinations, {CHECKPOINT: checkpoint_max_bytes(spec), POLICY: POLICY_MAX_BYTES})
+
+    def run(self, on_pid: Callable[[int], None] | None, command: list[str] | None) -> TrainResult:
+        env = dict(os.environ)
+        for key, value in THREAD_ENV.items():
+            env.setdefault(key, value)
+        worker = Worker("train", TRAIN_SCHEMA, env=env, command=command)
+        try:
+            if on_pid is not None:
+                on_pid(worker.pid)
+            with contextlib.suppress(WorkerEnded):  # died before reading its job: the loop reports how
+                self._send_job(worker)
+            return self._loop(worker)
+        finally:
+            self.files.abort()
+            worker.close()
+
+    def _send_job(self, worker: Worker) -> None:
+        spec = dataclasses.replace(self.spec, checkpoint_dir=None, policy_path=None)  # the worker gets no paths
+        worker.send("job", spec=spec_to_json(spec), concurrent=self.concurrent,
+                    wants_checkpoints=self.spec.checkpoint_dir is not None,
+                    wants_policy=self.spec.policy_path is not None)
+        if has_checkpoint(self.spec.checkpoint_dir):
+            worker.send_file(CHECKPOINT, checkpoint_path(Path(self.spec.checkpoint_dir)))  # type: ignore[arg-type]
+        worker.send("start")
+        worker.close_input()
+
+    def _loop(self, worker: Worker) -> TrainResult:
+        last_message = time.monotonic()
+        while True:
+            if self.cancel is not None and self.cancel.is_set():
+                worker.terminate()
+                return self._failed("cancelled", "cancelled")
+            try:
+                message = worker.next(timeout=0.1)
+            except ProtocolError as exc:
+                return self._failed("failed", f"training worker broke the protocol: {exc}")
+            except WorkerEnded:
+                worker.wait(5)
+                return self._failed("failed", worker.death_reason("training worker"))
+            if message is None:
+                if time.monotonic() - last_message > self.hang_seconds:
+                    worker.kill()
+                    return self._failed("failed", f"training worker hung: no progress for {self.hang_seconds:.0f} s")
+                continue
+            last_message = time.monotonic()
+            try:
+                outcome = self._handle(message)
+            except ProtocolError as exc:
+                worker.kill()
+                return self._failed("failed", f"training worker broke the protocol: {exc}")
+            if outcome is not None:
+                worker.wait(10)
+                return outcome
+
+    def _handle(self, message: Message) -> TrainResult | None:
+        if self.files.handles(message):
+            self.files.handle(message)
+        elif message.type == "progress":
+            progress = _progress_from(message)
+            self.last_step = progress.step
+            if self.on_progress is not None:
+                self.on_progress(progress)
+        elif message.type == "result":
+            return self._result_from(message)
+        elif message.type == "failed":
+            return self._failed("failed", _one_line(message["reason"]))
+        return None  # "walls": informational
+
+    def _result_from(self, message: Message) -> TrainResult:
+        fields = {k: v for k, v in message.header.items() if k != "type"}
+        if fields["status"] not in RESULT_STATUSES:
+            raise ProtocolError(f"training worker sent an unknown status {str(fields['status'])[:20]!r}")
+        try:
+            fields["curve"] = [(int(step), float(value)) for step, value in fields["curve"]]
+            if fields.get("lipschitz") is not None:
+                fields["lipschitz"] = [float(x) for x in fields["lipschitz"]]
+        except (TypeError, ValueError):
+            raise ProtocolError("training worker sent a malformed curve or Lipschitz list") from None
+        if fields.get("reason") is not None:
+            fields["reason"] = _one_line(fields["reason"])
+        # The policy path is ours: set only if we received and wrote the policy file ourselves.
+        written = self.files.written.get(POLICY)
+        fields["policy_path"] = str(written) if written is not None else None
+        if fields["status"] == "finished" and self.spec.policy_path is not None and written is None:
+            raise ProtocolError("training worker finished without sending its policy")
+        return TrainResult(**fields)
+
+    def _failed(self, status: str, reason: str) -> TrainResult:
+        return failed_result(status, reason, steps=self.last_step, seconds=time.perf_counter() - self.started)
+
+
+def failed_result(status: str, reason: str, *, steps: int = 0, seconds: float = 0.0,
+                  feature_dim: int = 0) -> TrainResult:
+    """A TrainResult for a training that did not finish (the one place such results are built)."""
+    return TrainResult(status=status, reason=reason, score=None, curve=[], lipschitz=None,
+                       feature_dim=feature_dim, steps=steps, seconds=seconds, steps_per_s=0.0,
+                       updates_per_s=0.0, policy_path=None)
+
+
+def _progress_from(message: Message) -> TrainProgress:
+    fields = {k: v for k, v in message.header.items() if k != "type"}
+    evaluation = fields.get("evaluation")
+    if evaluation is not None:
+        if len(evaluation) != 2 or not all(isinstance(x, (int, float)) for x in evaluation):
+            raise ProtocolError("training worker sent a malformed evaluation")
+        fields["evaluation"] = (int(evaluation[0]), float(evaluation[1]))
+    return TrainProgress(**fields)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())[:500]
+
+
+# -- the child ---------------------------------------------------------------------------------
+
+
+class StreamedFiles:
+    """The worker's `TrainingFiles`: checkpoints and the policy go to the parent, by kind only."""
+
+    def __init__(self, out: IO[bytes], checkpoint: bytearray | None, wants_checkpoints: bool,
+                 wants_policy: bool) -> None:
+        self.out = out
+        self._checkpoint = checkpoint
+        self.wants_checkpoints = wants_checkpoints
+        self.wants_policy = wants_policy
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        if self._checkpoint is None:
+            return None
+        data, self._checkpoint = self._checkpoint, None
+        try:
+            return unpack(data)
+        except TensorFileError:
+            return None  # unreadable: start afresh, as for a checkpoint of another layout
+
+    def save(self, kind: str, file: TensorFile) -> None:
+        send_file_chunks(self.out, kind, file.chunks(), file.size)
+
+
+def serve_stream(stdin: BinaryIO, out: IO[bytes]) -> int:
+    """The training worker (started by `sandbox.entry`): read the job, train, report."""
+    try:
+        job, checkpoint = _read_job(stdin)
+        spec = spec_from_json(job["spec"])
+    except (ProtocolError, ValueError, TypeError) as exc:
+        _send(out, "failed", reason=f"training worker could not read its job: {exc}")
+        return 1
+    try:
+        _train_in_sandbox(spec, int(job["concurrent"]), out,
+                          StreamedFiles(out, checkpoint, job["wants_checkpoints"], job["wants_policy"]))
     except MemoryError:
-        _send(conn, ("failed", "training worker ran out of memory (sandbox limit)"))
+        _send(out, "failed", reason="training worker ran out of memory (sandbox limit)")
     except BaseException as exc:  # noqa: BLE001 - the parent must always get a one-line reason
         text = " ".join(str(exc).split())[:300]
-        _send(conn, ("failed", f"training worker error: {type(exc).__name__}: {text}"))
-    finally:
-        conn.close()
+        _send(out, "failed", reason=f"training worker error: {type(exc).__name__}: {text}")
+    return 0
 
 
-def _send(conn: Connection, message: tuple[str, Any]) -> None:
-    with contextlib.suppress(BrokenPipeError, OSError):  # the parent is gone: nothing to report to
-        conn.send(message)
+def _read_job(stdin: BinaryIO) -> tuple[Message, bytearray | None]:
+    job = protocol.receive(stdin, JOB_SCHEMA)
+    if job is None or job.type != "job":
+        raise ProtocolError("expected a job")
+    checkpoint: bytearray | None = None
+    message = protocol.receive(stdin, JOB_SCHEMA)
+    if message is not None and message.type == "file_begin":
+        checkpoint = receive_file(stdin, JOB_SCHEMA, message)
+        message = protocol.receive(stdin, JOB_SCHEMA)
+    if message is None or message.type != "start":
+        raise ProtocolError("expected start")
+    return job, checkpoint
 
 
-def _worker_body(spec: TrainSpec, concurrent: int, conn: Connection) -> None:
+def _send(out: IO[bytes], type_: str, **fields: Any) -> None:
+    with contextlib.suppress(OSError):  # the parent is gone: nothing to report to
+        protocol.send(out, type_, **fields)
+
+
+def _train_in_sandbox(spec: TrainSpec, concurrent: int, out: IO[bytes], files: StreamedFiles) -> None:
+    # torch and gymnasium load here, in the worker only: the engine imports this module for
+    # run_training and stays free of torch.
     from lesr_local.rl.device import configure_threads, threads_per_worker
-    from lesr_local.rl.features import Features
+    from lesr_local.rl.features import Features, RuntimeChecks
     from lesr_local.rl.sandboxing import enter_training_sandbox
     from lesr_local.rl.trainer import train
+    from lesr_local.sandbox.restricted import CandidateRejected, load_candidate
 
     configure_threads(threads_per_worker(spec.threads, concurrent))
-    enter_training_sandbox(spec)
-    features = Features()
+    report = enter_training_sandbox(spec)
+    _send(out, "walls", report=report.to_json())
+    checks = RuntimeChecks() if spec.runtime_checks else None
+    features = Features(checks=checks)
     if spec.candidate_source is not None:
-        from lesr_local.candidates.sandbox import CandidateRejected, load_candidate
-
         try:
             functions = load_candidate(spec.candidate_source)
         except CandidateRejected as exc:
-            _send(conn, ("failed", f"candidate rejected: {exc}"))
+            _send(out, "failed", reason=f"candidate rejected: {exc}")
             return
-        features = Features(functions.revise_state, functions.intrinsic_reward)
+        features = Features(functions.revise_state, functions.intrinsic_reward, checks=checks)
 
     def emit(progress: TrainProgress) -> None:
-        _send(conn, ("progress", dataclasses.asdict(progress)))
+        _send(out, "progress", **dataclasses.asdict(progress))
 
-    def write(path: Path, data: bytes) -> None:
-        _send(conn, ("write", (str(path), data)))
-
-    result = train(spec, features, emit, writer=write)
+    result = train(spec, features, emit, files=files)
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    _send(conn, ("result", dataclasses.asdict(result)))
+    _send(out, "result", **dataclasses.asdict(result))
+
+
+def set_thread_env() -> None:
+    """Put THREAD_ENV in this process's environment (for workers started by other means)."""
+    for key, value in THREAD_ENV.items():
+        os.environ.setdefault(key, value)

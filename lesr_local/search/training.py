@@ -112,4 +112,4 @@ def checkpoint_dir(run_dir: Path, candidate_id: str) -> Path:
 
 
 def policy_path(run_dir: Path, candidate_id: str) -> Path:
-    return run_dir / "policies" / f"{candidate_id}.pt"
+    return run_dir / "policies" / f"{candidate_id}.safetensors"

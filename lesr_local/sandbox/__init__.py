@@ -1,0 +1,13 @@
+"""The sandbox: everything between LLM-written code and the rest of the machine.
+
+- `namespaces`: new user, mount and network namespaces entered first thing in a worker process
+  (private /tmp and /run, no network interfaces);
+- `limits` + `seccomp`: rlimits, dropped capabilities, the seccomp filter (`apply_limits`);
+- `restricted`: the AST policy again, then exec in a stripped namespace (`load_candidate`);
+- `protocol`: the one framed JSON + bytes protocol, validated against a schema on every read;
+- `supervisor`: the parent side: spawn a worker through `entry`, watch it, receive files at paths
+  the parent chose;
+- `tensorfile`: checkpoints and policies as data only (the safetensors layout).
+
+This package must import nothing heavy at its top: `entry` runs before numpy or torch load.
+"""

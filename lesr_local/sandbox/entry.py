@@ -1,0 +1,50 @@
+"""Where every process that runs candidate code starts: `python -I -c <bootstrap> ROLE PARENT_PID`.
+
+Before anything else (no numpy, no torch, no thread yet) it enters new namespaces and drops every
+capability, then asks Linux to kill it when its parent dies. The protocol moves to a private copy of
+stdout and fd 1 is pointed at stderr, so nothing the worker prints can corrupt a frame. Only then is
+the role's module imported; the role itself applies the rlimits and seccomp once its heavy imports
+are done, and only then loads candidate code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from lesr_local.procs import die_with_parent
+from lesr_local.sandbox.capabilities import drop_capabilities
+from lesr_local.sandbox.limits import record_namespaces
+from lesr_local.sandbox.namespaces import enter_namespaces
+
+# role -> (module, function(stdin, out) -> exit code)
+ROLES = {
+    "check": ("lesr_local.candidates.worker", "serve_stream"),
+    "train": ("lesr_local.rl.worker", "serve_stream"),
+    "render": ("lesr_local.render.worker", "serve_stream"),
+    "reference": ("lesr_local.bench.td3_bench", "serve_reference_stream"),
+}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in ROLES:
+        print(f"usage: entry {{{'|'.join(ROLES)}}} PARENT_PID", file=sys.stderr)
+        return 2
+    role, parent_pid = argv[0], int(argv[1])
+    report = enter_namespaces()
+    problem = drop_capabilities()
+    if problem is not None:
+        report.notes.append(problem)
+    die_with_parent(parent_pid)  # after the namespace change, which would clear it
+    record_namespaces(report)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    module_name, function = ROLES[role]
+    serve = getattr(importlib.import_module(module_name), function)
+    return int(serve(sys.stdin.buffer, out) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
