@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import psutil
+import pytest
 
 from lesr_local.config import EvalConfig, TD3Config
 from lesr_local.rl.policy_io import load_policy
@@ -149,3 +150,21 @@ def test_threads_follow_the_number_of_concurrent_workers(tmp_path: Path) -> None
     assert alone.status == shared.status == "finished"
     assert alone.torch_threads == cpu_count()
     assert shared.torch_threads == max(1, cpu_count() // 2)
+
+
+TRAINING_CORPUS = Path(__file__).resolve().parent / "data" / "candidates" / "training"
+
+
+@pytest.mark.parametrize("path", sorted(TRAINING_CORPUS.glob("*.py")), ids=lambda p: p.stem)
+def test_candidate_that_breaks_a_rule_later_fails_its_training(tmp_path: Path, path: Path) -> None:
+    """Each passes the 64-state check, then breaks a rule during training: the training fails
+    alone, with a one-line reason that names the step (what goes back to the LLM)."""
+    from lesr_local.candidates.checks import check_candidate
+
+    source = path.read_text()
+    expect = source.splitlines()[0].removeprefix("# expect: ")
+    assert check_candidate(source, "InvertedPendulum-v5").valid
+    result = run_training(spec_for(tmp_path, 3000, source))
+    assert result.status == "failed"
+    assert result.reason is not None and expect in result.reason, result.reason
+    assert " at step " in result.reason and "\n" not in result.reason
