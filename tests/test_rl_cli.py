@@ -56,3 +56,25 @@ def test_bench_td3_reports_our_rate_and_the_reference_rate(lesr, home: Path) -> 
     assert data["reference_torch_threads"] == cpu_count()
     assert data["steps_per_s"] > 0 and data["reference_steps_per_s"] > 0 and data["speedup"] > 0
     assert len(data["reference_runs_steps_per_s"]) == 2
+
+
+def test_features_that_break_a_semantic_rule_are_refused_before_training(lesr, home: Path, tmp_path: Path) -> None:
+    module = tmp_path / "no_extra.py"  # passes the AST policy; fails the semantic check
+    module.write_text("import numpy as np\n\ndef revise_state(s):\n    return s * 1.0\n\n"
+                      "def intrinsic_reward(updated_s):\n    return 0.0\n")
+    out = tmp_path / "out"
+    proc = lesr("train", "--env", "InvertedPendulum-v5", "--features", str(module), "--steps", "400",
+                "--out", str(out), "--json", home=home)
+    assert proc.returncode == 2, proc.stderr
+    assert "candidate rejected: revise_state returned 4 values but the state has 4" in proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
+
+
+def test_bench_td3_measures_the_cost_of_the_training_time_checks(lesr, home: Path) -> None:
+    proc = lesr("bench", "td3", "--env", "InvertedPendulum-v5", "--steps", "60", "--compare-checks",
+                "--no-reference", "--json", home=home)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert data["runtime_checks"] is True and len(data["without_checks_runs_steps_per_s"]) == 2
+    assert data["without_checks_steps_per_s"] > 0 and data["checks_ratio"] > 0
+    assert data["features"] == "bench.td3_bench.CHECKS_CANDIDATE"

@@ -80,7 +80,7 @@ def test_run_folder(smoke: dict[str, Any]) -> None:
     run_dir = Path(smoke["summary"]["run_dir"])
     assert (run_dir / "config.toml").is_file()
     assert list((run_dir / "candidates").glob("i*-k*.py"))
-    assert (run_dir / "policies").is_dir() and list((run_dir / "policies").glob("*.pt"))
+    assert (run_dir / "policies").is_dir() and list((run_dir / "policies").glob("*.safetensors"))
     assert "iteration 2/2" in smoke["stderr"] and "tok/s" in smoke["stderr"] and "ETA" in smoke["stderr"]
 
 

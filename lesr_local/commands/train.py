@@ -41,6 +41,8 @@ def _train(args: argparse.Namespace) -> int:
         raise BadInput(f"--steps must be at least 1, got {args.steps}")
     source = _read_candidate(args.features)
     env_id, state_dim, dim_names = _env_facts(args.env)
+    if source is not None:
+        _semantic_check(source, env_id)
     config = preset(args.preset)
     td3, evaluation = config.td3, config.eval
     if td3.start_steps >= args.steps:
@@ -99,6 +101,16 @@ def _read_candidate(path: str | None) -> str | None:
     if reason is not None:
         raise BadInput(f"candidate rejected: {reason}")
     return source
+
+
+def _semantic_check(source: str, env_id: str) -> None:
+    """The same check the search runs before it trains a candidate (in a sandboxed worker)."""
+    from lesr_local.candidates.checks import check_candidate
+    from lesr_local.errors import BadInput
+
+    result = check_candidate(source, env_id)
+    if not result.valid:
+        raise BadInput(f"candidate rejected: {result.reason}")
 
 
 def _env_facts(env_id: str) -> tuple[str, int, list[str]]:
