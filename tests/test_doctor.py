@@ -12,13 +12,15 @@ def test_doctor_json_reports_every_check(home: Path) -> None:
     proc = run_lesr("doctor", "--json", home=home, timeout=300)
     report = json.loads(proc.stdout)
     checks = {c["name"]: c for c in report["checks"]}
-    assert set(checks) == {"llama.cpp", "models", "torch", "mujoco", "workspace"}
+    assert set(checks) == {"llama.cpp", "models", "torch", "mujoco", "workspace", "sandbox"}
     assert checks["llama.cpp"]["data"]["system_info"]
     assert "gpu_offload" in checks["llama.cpp"]["data"]
     assert checks["torch"]["data"]["device"] in ("cpu", "cuda", "mps")
     assert checks["models"]["ok"] and checks["models"]["data"]["runtime"]["tokens"] >= 1
     assert checks["workspace"]["data"]["free_bytes"] > 0
     assert checks["mujoco"]["data"]["version"]
+    walls = checks["sandbox"]["data"]["walls"]  # read back from a real sandboxed worker
+    assert "seccomp" in walls and "read-only-fs" in walls and checks["sandbox"]["ok"]
     assert proc.returncode == (0 if report["ok"] else 1)
 
 

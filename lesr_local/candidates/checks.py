@@ -12,6 +12,8 @@ import functools
 import signal
 import tempfile
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +73,21 @@ def check_source_on_states(source: str, states: np.ndarray, *, limits: SandboxLi
     return _run_worker(source, states, limits or SandboxLimits(), call_budget_ms)
 
 
-def _run_worker(source: str, states: np.ndarray, limits: SandboxLimits, call_budget_ms: float) -> CheckResult:
+PROBE_CANDIDATE = ("import numpy as np\n\ndef revise_state(s):\n    return np.concatenate([s, [1.0]])\n\n"
+                   "def intrinsic_reward(updated_s):\n    return 0.0\n")
+
+
+def sandbox_walls() -> dict[str, Any]:
+    """Which walls a real check worker has up on this machine (`lesr doctor`), as its report says."""
+    walls: dict[str, Any] = {}
+    states = np.zeros((2, 3))
+    result = _run_worker(PROBE_CANDIDATE, states, SandboxLimits(), DEFAULT_CALL_BUDGET_MS, on_walls=walls.update)
+    walls["probe_valid"] = result.valid
+    return walls
+
+
+def _run_worker(source: str, states: np.ndarray, limits: SandboxLimits, call_budget_ms: float,
+                on_walls: Callable[[dict[str, Any]], None] | None = None) -> CheckResult:
     dim = int(states.shape[1])
     stages: list[str] = []
     result: CheckResult | None = None
@@ -101,6 +117,8 @@ def _run_worker(source: str, states: np.ndarray, limits: SandboxLimits, call_bud
                 continue
             if message.type == "stage":
                 stages.append(message["stage"])
+                if on_walls is not None and message.get("report") is not None:
+                    on_walls(message["report"])
             else:
                 result = _result_from(message.header)
         returncode = worker.wait(5)

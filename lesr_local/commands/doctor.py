@@ -38,7 +38,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
     checks = [
         _check_llama(), _check_models(run=not args.no_llm_run), _check_torch(), _check_mujoco(),
-        _check_workspace(args),
+        _check_workspace(args), _check_sandbox(),
     ]
     ok = all(c.ok for c in checks)
     if args.json:
@@ -154,3 +154,26 @@ def _check_workspace(args: argparse.Namespace) -> Check:
         return Check("workspace", False, detail, f"free at least {MIN_FREE_DISK / 1024**3:.0f} GB", data)
     return Check("workspace", True, detail, data=data)
 
+
+# The walls every sandboxed worker should have on Linux; the others depend on the kernel and privileges.
+ESSENTIAL_WALLS = ("seccomp", "read-only-fs", "rlimit:as", "rlimit:cpu")
+
+
+def _check_sandbox() -> Check:
+    """Start a real check worker and read back which walls it managed to put up."""
+    from lesr_local.candidates.checks import sandbox_walls
+    from lesr_local.errors import LesrError
+
+    try:
+        report = sandbox_walls()
+    except LesrError as exc:
+        return Check("sandbox", False, f"the sandbox worker did not start: {exc}",
+                     "run `lesr doctor` from the project's virtual environment")
+    walls = list(report.get("walls") or [])
+    missing = [w for w in ESSENTIAL_WALLS if w not in walls]
+    detail = "walls up: " + (", ".join(walls) if walls else "none")
+    data = {"walls": walls, "notes": report.get("notes", []), "missing": missing}
+    if missing or not report.get("probe_valid"):
+        return Check("sandbox", False, detail + f"; missing: {', '.join(missing) or 'none'}",
+                     "candidate code needs Linux with seccomp; see README 'Safety'", data)
+    return Check("sandbox", True, detail, data=data)
