@@ -97,7 +97,7 @@ def test_candidate_exception_fails_the_training_with_its_step(tmp_path: Path) ->
     def revise(s: np.ndarray) -> np.ndarray:
         if abs(s[1]) > 0.05:
             raise ValueError("pole too far")
-        return s
+        return np.concatenate([s, [0.0]])
 
     result = train(small_spec(tmp_path, 2000), Features(revise, lambda fs: 0.0))
     assert result.status == "failed"
@@ -136,19 +136,23 @@ def test_checkpoint_resume_continues_the_same_rng_stream(tmp_path: Path) -> None
         assert torch.equal(straight.agent.state_dict()[name], resumed.agent.state_dict()[name]), name
 
 
-def test_checkpoint_of_an_older_agent_layout_is_not_continued(tmp_path: Path) -> None:
-    from lesr_local.rl.checkpoint import load_checkpoint, save_checkpoint
+def test_only_a_checkpoint_of_this_very_training_is_continued(tmp_path: Path) -> None:
+    from lesr_local.rl.checkpoint import LocalFiles
+    from lesr_local.sandbox.tensorfile import pack
 
     ckpt = tmp_path / "ckpt"
     first = Trainer(small_spec(tmp_path, 800, checkpoint_dir=ckpt, checkpoint_every=100), Features())
     first.run(should_stop=lambda: (ckpt / "checkpoint.safetensors").exists())
     first.close()
-    state = load_checkpoint(ckpt)
-    assert state["step"] > 0
+    state = LocalFiles(ckpt, None).load_checkpoint()
+    assert state is not None and state["step"] > 0
     again = Trainer(small_spec(tmp_path, 800, checkpoint_dir=ckpt, checkpoint_every=100), Features())
     assert again.step == state["step"]  # the current layout resumes
     again.close()
-    save_checkpoint(ckpt, {**state, "version": 1})  # as written before the flat agent state
+    other_seed = Trainer(small_spec(tmp_path, 800, checkpoint_dir=ckpt, checkpoint_every=100, seed=9), Features())
+    assert other_seed.step == other_seed.resumed_from == 0  # another seed's checkpoint: start afresh
+    other_seed.close()
+    LocalFiles(ckpt, None).save("checkpoint", pack({**state, "version": 2}))  # an older layout
     fresh = Trainer(small_spec(tmp_path, 800, checkpoint_dir=ckpt, checkpoint_every=100), Features())
     assert fresh.step == fresh.resumed_from == 0
     fresh.close()

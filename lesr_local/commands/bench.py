@@ -35,6 +35,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     td3.add_argument("--json", action="store_true", help="one JSON line on stdout")
     td3.set_defaults(func=_bench_td3)
 
+    ckpt = kinds.add_parser("checkpoint", help="peak memory of worker and engine at a large checkpoint")
+    add_home_option(ckpt)
+    ckpt.add_argument("--env", default="Humanoid-v5")
+    ckpt.add_argument("--rows", type=int, default=300_000, help="replay buffer rows at the checkpoint")
+    ckpt.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    ckpt.set_defaults(func=_bench_checkpoint)
+
+
+def _bench_checkpoint(args: argparse.Namespace) -> int:
+    from lesr_local.bench.checkpoint_bench import run_checkpoint_bench
+
+    return run_checkpoint_bench(args)
+
 
 def _bench_llm(args: argparse.Namespace) -> int:
     from lesr_local.bench.llm_bench import run_llm_bench

@@ -13,9 +13,6 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-import torch
-
 from lesr_local.sandbox.tensorfile import TensorFile, TensorFileError, unpack
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -85,14 +82,3 @@ class LocalFiles:
         if target is None:
             raise ValueError(f"no destination for a {kind} file")
         write_atomic(Path(target), file)
-
-
-def to_torch(tree: Any) -> Any:
-    """numpy arrays in a loaded tree as torch tensors sharing their memory."""
-    if isinstance(tree, dict):
-        return {k: to_torch(v) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [to_torch(v) for v in tree]
-    if isinstance(tree, np.ndarray):
-        return torch.from_numpy(tree) if tree.flags.writeable else torch.from_numpy(tree.copy())
-    return tree

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from lesr_local.rl.checkpoint import read_bytes, to_torch
+from lesr_local.rl.checkpoint import read_bytes
 from lesr_local.rl.networks import Actor
 from lesr_local.sandbox.tensorfile import TensorFile, pack, unpack
 
@@ -47,6 +48,17 @@ class LoadedPolicy:
         """F(s) of shape (feature_dim,) or (n, feature_dim) -> action(s), float64 inside the box."""
         x = torch.as_tensor(np.asarray(features, dtype=np.float32))
         return self.actor(x).numpy().astype(np.float64)
+
+
+def to_torch(tree: Any) -> Any:
+    """numpy arrays in a loaded tensor-file tree as torch tensors sharing their memory."""
+    if isinstance(tree, dict):
+        return {k: to_torch(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [to_torch(v) for v in tree]
+    if isinstance(tree, np.ndarray):
+        return torch.from_numpy(tree) if tree.flags.writeable else torch.from_numpy(tree.copy())
+    return tree
 
 
 def policy_file(actor: Actor, meta: PolicyMeta) -> TensorFile:

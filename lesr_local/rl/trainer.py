@@ -18,12 +18,12 @@ import numpy as np
 import torch
 
 from lesr_local.rl.buffer import ReplayBuffer
-from lesr_local.rl.checkpoint import CHECKPOINT, POLICY, LocalFiles, TrainingFiles, to_torch
+from lesr_local.rl.checkpoint import CHECKPOINT, POLICY, LocalFiles, TrainingFiles
 from lesr_local.rl.device import configure_threads, resolve_device
 from lesr_local.rl.evaluation import Evaluator
 from lesr_local.rl.features import CandidateError, Features
 from lesr_local.rl.lipschitz import LipschitzEMA, episode_lipschitz
-from lesr_local.rl.policy_io import PolicyMeta, policy_file
+from lesr_local.rl.policy_io import PolicyMeta, policy_file, to_torch
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, buffer_rows
 from lesr_local.rl.td3 import TD3
 from lesr_local.sandbox.tensorfile import pack

@@ -24,6 +24,7 @@ ROLES = {
     "train": ("lesr_local.rl.worker", "serve_stream"),
     "render": ("lesr_local.render.worker", "serve_stream"),
     "reference": ("lesr_local.bench.td3_bench", "serve_reference_stream"),
+    "checkpoint_bench": ("lesr_local.bench.checkpoint_bench", "serve_checkpoint_bench_stream"),
 }
 
 

@@ -67,7 +67,9 @@ class Worker:
         )
         self.pid = self.proc.pid
         self.stderr_tail: list[str] = []
-        self._messages: queue.Queue[object] = queue.Queue(maxsize=64)
+        # A few messages only: file chunks are 4 MiB each, and a slow disk must slow the worker down
+        # rather than pile a checkpoint up in this process.
+        self._messages: queue.Queue[object] = queue.Queue(maxsize=4)
         self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True, name=f"lesr-{role}-reader")
         self._drainer = threading.Thread(target=self._drain, daemon=True, name=f"lesr-{role}-stderr")
