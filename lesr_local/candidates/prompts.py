@@ -200,7 +200,20 @@ def initial_prompt(env: EnvLike) -> str:
     ])
 
 
-def feedback_prompt(env: EnvLike, results: list[CandidateFeedback], baseline_score: float | None) -> str:
+def shaping_text(shaping: str, weight: float | None = None, gamma: float = 0.99) -> str:
+    """One paragraph telling the model how its intrinsic reward entered the training reward."""
+    w = "w" if weight is None else f"w = {weight:g}"
+    if shaping == "potential":
+        return (f"Training reward: r + {w} * ({gamma:g} * intrinsic_reward(next updated_s) - intrinsic_reward(updated_s)) "
+                "(potential-based shaping): the agent is paid for increasing the intrinsic reward from one "
+                "state to the next, so it acts as a potential that should be higher in states closer to doing "
+                "the task well. It cannot change which behaviour is best, only how fast it is learnt.")
+    return (f"Training reward: r + {w} * intrinsic_reward(next updated_s) (added at every step): an "
+            "intrinsic reward that disagrees with the task can pull the agent away from it.")
+
+
+def feedback_prompt(env: EnvLike, results: list[CandidateFeedback], baseline_score: float | None,
+                    shaping: str = "additive", weight: float | None = None, gamma: float = 0.99) -> str:
     baseline = (f"The same agent trained on the raw state scored {_fmt_score(baseline_score)}."
                 if baseline_score is not None else "")
     blocks = [_candidate_block(env, fb, extra_only=False) for fb in results]
@@ -208,6 +221,7 @@ def feedback_prompt(env: EnvLike, results: list[CandidateFeedback], baseline_sco
         _task_block(env), "",
         f"Each candidate below was trained with TD3 for the same number of steps. Score = {_metric_text(env)}. "
         + baseline,
+        shaping_text(shaping, weight, gamma),
         "For every dim of updated_s we also measured the Lipschitz constant of the extrinsic reward "
         "along that dim: a large value means the reward changes sharply with that dim, so the dim is "
         "closely tied to the reward; a small value means the dim says little about the reward.", "",

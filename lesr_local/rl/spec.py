@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lesr_local.config import EvalConfig, TD3Config
+from lesr_local.config import SHAPINGS, EvalConfig, TD3Config
 
 MAX_BUFFER_ROWS = 1_000_000
 
@@ -28,6 +28,12 @@ class TrainSpec:
     policy_path: Path | None = None
     workers: int = 0  # concurrent trainings sharing this machine; 0 = count the live ones
     checkpoint_buffer: bool = True  # include the replay buffer (exact resume; larger files)
+    # How G enters the stored reward: "additive" r + w*G(F(s')) (the paper), or "potential"
+    # r + w*(gamma*G(F(s')) - G(F(s))) with G(F(s')) = 0 on a true termination (Ng et al. 1999).
+    shaping: str = "additive"
+    # What the agent observes: "features" = F(s); "raw" = the raw state s, F feeding G only
+    # (the reward_only ablation).
+    observation: str = "features"
 
 
 @dataclass
@@ -59,6 +65,9 @@ class TrainResult:
     device: str = ""  # the torch device it trained on
 
 
+__all__ = ["OBSERVATIONS", "SHAPINGS", "TrainProgress", "TrainResult", "TrainSpec", "buffer_rows"]
+
+OBSERVATIONS = ("features", "raw")
 
 
 def buffer_rows(spec: TrainSpec) -> int:
