@@ -174,3 +174,35 @@ def test_potential_shaping_resumes_with_the_same_stored_rewards(tmp_path: Path) 
 def test_unknown_shaping_is_refused() -> None:
     with pytest.raises(ValueError, match="shaping"):
         Trainer(TrainSpec(env_id="Hopper-v5", steps=10, shaping="multiplicative", device="cpu"), Features())
+
+
+def test_shaping_setting_in_presets_toml_and_old_runs(tmp_path: Path) -> None:
+    from lesr_local.config import RunConfig, load_toml, preset, with_overrides
+    from lesr_local.errors import BadInput
+
+    assert preset("paper").shaping == "additive" and preset("smoke").shaping == "additive"
+    assert preset("quick").shaping == "potential"
+    toml = tmp_path / "run.toml"
+    toml.write_text('preset = "paper"\nshaping = "potential"\n')
+    assert load_toml(toml).shaping == "potential"
+    toml.write_text('shaping = "multiplicative"\n')
+    with pytest.raises(BadInput, match="shaping must be additive or potential"):
+        load_toml(toml)
+    with pytest.raises(BadInput, match="shaping"):
+        with_overrides(preset("smoke"), shaping="both")
+    old = preset("smoke").to_dict()
+    del old["shaping"]  # a run saved before the setting existed trained additively
+    assert RunConfig.from_dict(old).shaping == "additive"
+
+
+def test_feedback_prompt_names_the_shaping_in_force() -> None:
+    from lesr_local.candidates.prompts import CandidateFeedback, feedback_prompt
+    from lesr_local.envs.catalogue import get_env_info
+
+    env = get_env_info("Hopper-v5")
+    results = [CandidateFeedback("i0-k0", 0, "def revise_state(s):\n    return s\n", 1.0, [0.1] * 11, "finished")]
+    potential_text = feedback_prompt(env, results, 2.0, "potential", 0.02, 0.99)
+    additive_text = feedback_prompt(env, results, 2.0, "additive", 0.02)
+    assert "r + 0.02 * (0.99 * intrinsic_reward(next updated_s) - intrinsic_reward(updated_s))" in potential_text
+    assert "potential-based shaping" in potential_text and "potential" not in additive_text
+    assert "r + 0.02 * intrinsic_reward(next updated_s) (added at every step)" in additive_text
