@@ -145,3 +145,23 @@ def test_ablate_bad_input_is_one_line_exit_2(tmp_path: Path, lesr) -> None:
     assert none.returncode == 2 and "no finished search candidate" in none.stderr
     zero = lesr("ablate", run_id, "--seeds", "0", home=tmp_path)
     assert zero.returncode == 2 and "--seeds" in zero.stderr
+
+
+def test_report_pairs_seeds_and_leaves_out_unfinished_ones() -> None:
+    from lesr_local.search.ablation import ablation_report
+    from lesr_local.store import AblationRecord
+
+    def row(variant: str, seed: int, score: float | None, status: str = "finished") -> AblationRecord:
+        return AblationRecord("r", "i0-k0", 300, variant, seed, status, None, score, score, [], None, 1.0, 0.0, 1.0)
+
+    rows = [row("raw", 1, 10.0), row("raw", 2, 20.0), row("raw", 3, 30.0),
+            row("full", 1, 14.0), row("full", 2, 26.0), row("full", 3, None, "failed")]
+    [report] = ablation_report(rows)
+    assert report["seeds"] == [1, 2, 3] and [v["variant"] for v in report["variants"]] == ["full", "raw"]
+    full = report["variants"][0]
+    assert full["finished"] == 2 and full["mean"] == 20.0 and full["std"] == 6.0
+    [diff] = report["differences_from_raw"]
+    assert diff["seeds"] == [1, 2] and diff["mean_difference"] == 5.0  # (4 + 6) / 2: seed 3 has no pair
+    assert diff["relative"] == pytest.approx(5.0 / 20.0)
+    low, high = diff["ci95"]
+    assert 4.0 <= low <= 5.0 <= high <= 6.0

@@ -241,6 +241,7 @@ def _one_set(candidate_id: str, steps: int, rows: list[AblationRecord]) -> dict[
             "iqm": iqm(scores), "finished": len(scores),
         })
     raw = {r.seed: r.score for r in by_variant.get("raw", []) if r.status == "finished" and r.score is not None}
+    raw_mean = float(np.mean(list(raw.values()))) if raw else None
     differences = []
     for entry in variants:
         if entry["variant"] == "raw":
@@ -248,12 +249,13 @@ def _one_set(candidate_id: str, steps: int, rows: list[AblationRecord]) -> dict[
         pairs = [(p["seed"], p["score"] - raw[p["seed"]]) for p in entry["per_seed"]
                  if p["score"] is not None and p["seed"] in raw]
         diffs = [d for _, d in pairs]
+        mean_diff = float(np.mean(diffs)) if diffs else None
         differences.append({
-            "variant": entry["variant"], "seeds": [s for s, _ in pairs],
-            "mean_difference": float(np.mean(diffs)) if diffs else None,
+            "variant": entry["variant"], "seeds": [s for s, _ in pairs], "mean_difference": mean_diff,
             "ci95": paired_bootstrap_ci(diffs),
-            "relative": (float(np.mean(diffs)) / abs(float(np.mean(list(raw.values())))))
-            if diffs and raw and not math.isclose(float(np.mean(list(raw.values()))), 0.0) else None,
+            # relative to the raw arm's mean, like the run summary's improvement
+            "relative": None if mean_diff is None or raw_mean is None or math.isclose(raw_mean, 0.0)
+            else mean_diff / abs(raw_mean),
         })
     seeds = sorted({r.seed for r in rows})
     return {"candidate_id": candidate_id, "steps": steps, "seeds": seeds, "variants": variants,
