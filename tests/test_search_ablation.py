@@ -86,6 +86,7 @@ def _finished_run(home: Path) -> str:
     return run_id
 
 
+@pytest.mark.slow  # ten real trainings in worker processes: about a minute on 2 cores
 def test_ablate_trains_every_variant_on_the_same_seeds_and_show_reports_them(tmp_path: Path, lesr) -> None:
     run_id = _finished_run(tmp_path)
     out = lesr("ablate", run_id, "--seeds", "2", "--steps", "300", "--workers", "2", "--json", home=tmp_path)
