@@ -4,8 +4,9 @@ Per env step F(s') is computed once and stored with the transition (the features
 previous step), the stored reward is r + w * G(F(s')) (additive shaping) or
 r + w * (gamma * Phi(s') - Phi(s)) with Phi = G(F(.)) and Phi(s') = 0 on a true termination (potential
 shaping), and only a true termination cuts the bootstrap (a time-limit truncation does not). With
-`spec.observation == "raw"` the agent sees the raw state and F only feeds G. Checkpoints are taken at episode boundaries, so a
-resumed training restores the env RNG, resets, and continues exactly as if it had not stopped.
+`spec.observation == "raw"` the agent sees the raw state and F only feeds G. Checkpoints are taken
+at episode boundaries, so a resumed training restores the env RNG, resets, and continues exactly as
+if it had not stopped.
 """
 
 from __future__ import annotations
