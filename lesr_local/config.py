@@ -16,6 +16,8 @@ import tomli_w
 
 from lesr_local.errors import BadInput
 
+SHAPINGS = ("additive", "potential")  # how G enters the stored reward (see RunConfig.shaping)
+
 
 @dataclass
 class TD3Config:
@@ -65,6 +67,10 @@ class RunConfig:
     seeds: int = 5  # S
     workers: int = 0  # 0 = from the core count
     intrinsic_weight: float = 0.02  # w in r + w * G(F(s))
+    # additive: r + w * G(F(s')) (the paper); potential: r + w * (gamma * G(F(s')) - G(F(s))),
+    # which cannot change the optimal policy (Ng, Harada & Russell 1999). Runs saved before this
+    # setting existed were additive, which is what a missing key reads as.
+    shaping: str = "additive"
     seed: int = 0
     render_video: bool = True
     env_spec: str | None = None  # TOML description of an uncatalogued env
@@ -93,8 +99,11 @@ def _preset_smoke() -> RunConfig:
 
 def _preset_quick() -> RunConfig:
     # A meaningful run in about 15 minutes on a 2-core CPU.
+    # Potential shaping: the quick preset is what the bundled 270M model runs, and its intrinsic
+    # rewards are often unaligned with the task (it paid for |torso height| on HalfCheetah); a
+    # potential-based G can slow learning but cannot redirect it. The paper preset stays additive.
     return RunConfig(
-        preset="quick", samples=3, iterations=2, steps=15_000, final_steps=30_000, seeds=2,
+        preset="quick", shaping="potential", samples=3, iterations=2, steps=15_000, final_steps=30_000, seeds=2,
         td3=TD3Config(start_steps=2_000),
         eval=EvalConfig(every=2_000, episodes=3, last_k=3, goal_episodes=10),
     )
@@ -205,6 +214,8 @@ def validate(config: RunConfig) -> None:
     for name, value in positive.items():
         if value < 1:
             raise BadInput(f"{name} must be at least 1, got {value}")
+    if config.shaping not in SHAPINGS:
+        raise BadInput(f"shaping must be {' or '.join(SHAPINGS)}, got {config.shaping!r}")
     if config.workers < 0:
         raise BadInput(f"workers must be 0 (auto) or more, got {config.workers}")
     if config.llm.constrain not in ("auto", "on", "off"):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from lesr_local.errors import BadInput
 from lesr_local.store import CandidateRecord, RunRecord
 
 
-def plot_run(run: RunRecord, candidates: list[CandidateRecord], out: str | Path) -> Path:
+def plot_run(run: RunRecord, candidates: list[CandidateRecord], out: str | Path,
+             ablations: list[dict[str, Any]] | None = None) -> Path:
     """Left: evaluation curves of every search candidate, the best and the raw-state baseline (plus the
-    final-evaluation seeds). Right: the best candidate's Lipschitz constant per dim of F(s)."""
+    final-evaluation seeds). Middle: the best candidate's Lipschitz constant per dim of F(s). Right,
+    when the run has `lesr ablate` results (search.ablation.ablation_report): the latest ablation's
+    per-variant mean ± std with every seed's score as a dot."""
     path = Path(out).expanduser()
     if path.suffix.lower() != ".png":
         raise BadInput(f"plot file must end in .png, got {path.name!r}")
@@ -23,7 +27,12 @@ def plot_run(run: RunRecord, candidates: list[CandidateRecord], out: str | Path)
 
     best_id = run.best_candidate_id
     best = next((c for c in candidates if c.candidate_id == best_id), None)
-    fig, (ax_curve, ax_lip) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
+    if ablations:
+        fig, (ax_curve, ax_lip, ax_abl) = plt.subplots(1, 3, figsize=(18, 5),
+                                                       gridspec_kw={"width_ratios": [3, 2, 2]})
+        _plot_ablation(ax_abl, ablations[-1])
+    else:
+        fig, (ax_curve, ax_lip) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
     metric = "success rate" if (run.summary or {}).get("metric") == "success_rate" else "evaluation return"
     drawn = 0
     for cand in candidates:
@@ -69,6 +78,21 @@ def plot_run(run: RunRecord, candidates: list[CandidateRecord], out: str | Path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _plot_ablation(ax: Any, report: dict[str, Any]) -> None:
+    variants = report["variants"]
+    names = [v["variant"] for v in variants]
+    means = [v["mean"] if v["mean"] is not None else 0.0 for v in variants]
+    stds = [v["std"] or 0.0 for v in variants]
+    colors = ["gray" if n == "raw" else "tab:green" for n in names]
+    ax.bar(range(len(names)), means, yerr=stds, color=colors, alpha=0.6, capsize=4)
+    for i, v in enumerate(variants):
+        scores = [p["score"] for p in v["per_seed"] if p["score"] is not None]
+        ax.scatter([i] * len(scores), scores, color="black", s=12, zorder=3)
+    ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
+    ax.set_title(f"ablation of {report['candidate_id']} ({report['steps']} steps, {len(report['seeds'])} seeds)")
+    ax.grid(alpha=0.3, axis="y")
 
 
 def _short(text: str, width: int = 38) -> str:

@@ -111,3 +111,20 @@ def test_history_show_export_plot(smoke: dict[str, Any], tmp_path: Path) -> None
     features = module.revise_state(np.zeros(4) + 0.1)
     assert features.shape[0] > 4
     assert np.isfinite(float(module.intrinsic_reward(features)))
+
+
+def test_ablate_the_smoke_run(smoke: dict[str, Any]) -> None:
+    """`lesr ablate` on the finished smoke run: every variant, the same seeds, stored and shown."""
+    home, run_id = smoke["home"], smoke["summary"]["run_id"]
+    out = run_lesr("ablate", run_id, "--seeds", "2", "--steps", "300", "--json", home=home, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert report["candidate_id"] == smoke["summary"]["best"]["candidate_id"]
+    variants = ["full", "features_only", "reward_only", "potential", "raw"]
+    assert [v["variant"] for v in report["variants"]] == variants
+    for v in report["variants"]:
+        assert [p["seed"] for p in v["per_seed"]] == [1, 2]  # paired with the final evaluation's seeds
+        assert all(p["status"] == "finished" and p["score"] is not None for p in v["per_seed"]), v
+    assert {d["variant"] for d in report["differences_from_raw"]} == set(variants) - {"raw"}
+    show = run_lesr("show", run_id, "--json", home=home)
+    assert [v["variant"] for v in json.loads(show.stdout)["ablations"][0]["variants"]] == variants

@@ -223,3 +223,27 @@ async def test_history_with_no_runs_says_how_to_start(home: Path) -> None:
         await pilot.pause()
         assert app.screen.query_one("#runs-table", DataTable).row_count == 0
         assert "No runs yet" in _text(app, "#history-hint")
+
+
+@async_test
+async def test_run_detail_shows_shaping_and_the_ablations_tab(home: Path) -> None:
+    from lesr_local.store import Store
+
+    make_finished_run(home)
+    with Store(home) as store:
+        for variant, scores in (("full", (30.0, 34.0)), ("raw", (20.0, 21.0))):
+            for seed, score in zip((1, 2), scores, strict=True):
+                store.start_ablation(RUN_ID, "i0-k0", 500, variant, seed, "additive" if variant == "full" else None)
+                store.finish_ablation(RUN_ID, "i0-k0", 500, variant, seed, status="finished", score=score,
+                                      auc=score / 2, curve=[(500, score)], reason=None, seconds=1.0)
+    app = LesrApp(home, preview=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.push_screen(RunDetailScreen(RUN_ID))
+        await pilot.pause()
+        assert "shaping additive" in _text(app, "#run-info")  # a run saved without the key was additive
+        app.screen.query_one("#run-tabs", TabbedContent).active = "run-ablations"
+        await pilot.pause()
+        text = _text(app, "#ablations-text")
+        assert "Ablation of i0-k0 · 500 steps · seeds [1, 2]" in text
+        assert "full" in text and "32.0 ± 2.0" in text and "raw" in text and "20.5 ± 0.5" in text
+        assert "Δ raw +11.50" in text  # paired: (30-20 + 34-21) / 2

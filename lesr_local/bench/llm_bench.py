@@ -10,6 +10,7 @@ came out.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -48,6 +49,16 @@ def run_llm_bench(args: argparse.Namespace) -> int:
     from lesr_local.llm.grammar import candidate_grammar, use_grammar
 
     home_from(args)  # an unwritable workspace is bad input here as everywhere (nothing written yet)
+    if getattr(args, "copy_rate", False):
+        report = run_copy_bench(args)
+        if args.json:
+            print_json(report)
+        else:
+            for arm in report["arms"]:
+                print(f"{arm['env']:16s} {arm['example']:12s} copy {arm['copy_rate']:.2f} (feature "
+                      f"{arm['feature_copy_rate']:.2f}, reward {arm['reward_copy_rate']:.2f}) valid "
+                      f"{arm['valid_rate']:.2f}, {arm['distinct_valid']} distinct of {arm['runs']}")
+        return 0
     if args.samples < 1:
         raise BadInput(f"--samples must be at least 1, got {args.samples}")
     if args.max_tokens < 1:
@@ -187,3 +198,99 @@ def _print_text(report: dict[str, Any]) -> None:
         print(f"  {key:24s} {report[key]}")
     for goal, met in report["goals"].items():
         print(f"  goal {goal:30s} {'met' if met else 'NOT met'}")
+
+
+# -- copy rate of the format example -------------------------------------------------------------
+
+_FEATURE_LINE = re.compile(r"^\s*(\w+)\s*=\s*(.+?)\s*$")
+_REWARD = re.compile(r"return\s+float\(np\.clip\((.+),\s*-10(?:\.0)?,\s*10(?:\.0)?\)\)")
+_INDEX = re.compile(r"s\[\d+\]")
+
+
+def example_copy(code: str, state_dim: int) -> dict[str, bool]:
+    """Does a first candidate repeat the concrete example of the contract (prompts.example_code
+    style "concrete": features np.abs(s[0]) and s[0] * s[1], reward updated_s[D] - 0.1 * updated_s[D+1])?
+
+    feature: one of its features is an example feature verbatim, or its feature list has exactly the
+    example's shapes (np.abs(s[i]), s[i] * s[j]) with other indices; reward: the reward is
+    updated_s[D] - c * updated_s[D+1] for some constant c.
+    """
+    body = code.split("def intrinsic_reward", 1)
+    features = [m.group(2) for line in body[0].splitlines() if (m := _FEATURE_LINE.match(line))
+                and m.group(1) not in ("s",) and "np.concatenate" not in m.group(2)]
+    flat = [" ".join(f.split()) for f in features]
+    verbatim = any(f in ("np.abs(s[0])", "s[0] * s[1]") for f in flat)
+    shapes = [_INDEX.sub("s[i]", f) for f in flat]
+    feature = verbatim or shapes == ["np.abs(s[i])", "s[i] * s[i]"]
+    match = _REWARD.search(body[1]) if len(body) > 1 else None
+    d = state_dim
+    reward = bool(match) and re.fullmatch(
+        rf"updated_s\[{d}\] - [0-9.]+ \* updated_s\[{d + 1}\]", " ".join(match.group(1).split())) is not None
+    return {"feature": feature, "reward": reward, "any": feature or reward}
+
+
+def run_copy_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """The first candidate of `--runs` runs (seeds 0..runs-1) per env, with the concrete example
+    (the earlier prompt: the baseline) and with the placeholder example (what the prompts send now),
+    generated exactly as the engine generates a run's first candidate (its focus sentence, grammar,
+    sampling seed and settings). Both arms are measured in this one process, same model, same seeds."""
+    from lesr_local.candidates.checks import check_candidate
+    from lesr_local.candidates.extract import extract_code
+    from lesr_local.candidates.prompts import SYSTEM_PROMPT, focus_dims, focus_prompt, initial_prompt
+    from lesr_local.candidates.repair import code_prefix
+    from lesr_local.config import LLMConfig
+    from lesr_local.envs.catalogue import get_env_info
+    from lesr_local.llm.client import GenerationParams, LLMClient
+    from lesr_local.llm.discovery import resolve_model
+    from lesr_local.llm.grammar import candidate_grammar, use_grammar
+    from lesr_local.llm.prompting import CODE_STOP, render_prompt
+
+    if args.runs < 1:
+        raise BadInput(f"--runs must be at least 1, got {args.runs}")
+    envs = [get_env_info(e.strip()) for e in args.envs.split(",") if e.strip()]
+    model = resolve_model(args.model)
+    constrained = use_grammar(args.constrain, model)
+    llm = LLMConfig()
+
+    class _Params:  # code_prefix only looks at .grammar
+        grammar = "on" if constrained else None
+
+    prefix = code_prefix(_Params())
+    client = LLMClient(model)
+    client.start()
+    arms: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    try:
+        for env in envs:
+            for style in ("concrete", "placeholder"):
+                user = initial_prompt(env, example=style)
+                rows = []
+                for run_seed in range(args.runs):
+                    focus = focus_dims(env.state_dim, 0, 0, run_seed)
+                    prompt = render_prompt(model, SYSTEM_PROMPT, focus_prompt(user, env, 0, 0, run_seed), prefix)
+                    params = GenerationParams(
+                        max_tokens=args.max_tokens, temperature=llm.temperature, top_p=llm.top_p,
+                        seed=run_seed * 100_003,  # search.sampling: config.seed * 100_003 + it * 1000 + k
+                        grammar=candidate_grammar(env.state_dim, focus=focus) if constrained else None,
+                        stop=[] if constrained else list(CODE_STOP))
+                    gen = client.generate(prompt, params)
+                    code = extract_code(gen.text, prefix)
+                    valid = code is not None and bool(check_candidate(code, env.env_id).valid)
+                    copy = example_copy(code or "", env.state_dim)
+                    rows.append({"run_seed": run_seed, "valid": valid, **{f"copy_{k}": v for k, v in copy.items()},
+                                 "code": code})
+                n = len(rows)
+                arms.append({
+                    "env": env.env_id, "example": style, "runs": n,
+                    "copy_rate": round(sum(r["copy_any"] for r in rows) / n, 3),
+                    "feature_copy_rate": round(sum(r["copy_feature"] for r in rows) / n, 3),
+                    "reward_copy_rate": round(sum(r["copy_reward"] for r in rows) / n, 3),
+                    "valid_rate": round(sum(r["valid"] for r in rows) / n, 3),
+                    "distinct_valid": len({r["code"] for r in rows if r["valid"]}),
+                    "per_run": rows,
+                })
+    finally:
+        client.close()
+    return {"model": model.name, "constrained": constrained, "max_tokens": args.max_tokens,
+            "what": "first candidate of a run (iteration 0, sample 0) per run seed, as the engine generates it",
+            "seconds": round(time.perf_counter() - started, 1), "arms": arms}

@@ -73,9 +73,35 @@ def _metric_text(env: EnvLike) -> str:
     return "the mean episode return of the last evaluations (higher is better)"
 
 
-def example_code(env: EnvLike, a: int = 0, b: int = 1) -> str:
-    """The worked example in the contract; its features read s[a] and s[b]."""
+EXAMPLE_STYLES = ("placeholder", "concrete")
+
+
+def example_code(env: EnvLike, a: int = 0, b: int = 1, style: str = "placeholder") -> str:
+    """The format example in the contract.
+
+    "placeholder" (what the prompts send): the shape of the module with `<...>` where the
+    expressions go, so the example carries no task meaning that a model could copy. "concrete" (the
+    earlier example, kept as the baseline of `lesr bench llm --copy-rate`): real features over s[a]
+    and s[b] and a reward `updated_s[D] - 0.1 * updated_s[D+1]`, which small models copied into
+    their first candidate (the bench measures how often).
+    """
     d = env.state_dim
+    if style == "placeholder":
+        return "\n".join([
+            "```python",
+            "import numpy as np",
+            "",
+            "",
+            "def revise_state(s):",
+            "    f1 = <a task-related feature computed from s>",
+            "    f2 = <another one>",
+            "    return np.concatenate([s, np.array([f1, f2])])",
+            "",
+            "",
+            "def intrinsic_reward(updated_s):",
+            f"    return float(np.clip(<an expression over the new features updated_s[{d}:]>, -10.0, 10.0))",
+            "```",
+        ])
     a, b = (a, b) if d > 1 else (0, 0)
     return "\n".join([
         "```python",
@@ -94,7 +120,7 @@ def example_code(env: EnvLike, a: int = 0, b: int = 1) -> str:
     ])
 
 
-def contract(env: EnvLike) -> str:
+def contract(env: EnvLike, example: str = "placeholder") -> str:
     d = env.state_dim
     return "\n".join([
         "Write exactly two Python functions:",
@@ -113,8 +139,10 @@ def contract(env: EnvLike) -> str:
         "small constant (1e-6) to denominators and clip before exp or log.",
         "- Keep it fast: a few numpy operations, no long loops.",
         "",
-        "The expected format (replace these placeholder features with better ones for this task):",
-        example_code(env),
+        ("The expected format (write real numpy expressions where the <...> placeholders are; use as many "
+         "features as the task needs):" if example == "placeholder"
+         else "The expected format (replace these placeholder features with better ones for this task):"),
+        example_code(env, style=example),
     ])
 
 
@@ -190,17 +218,30 @@ def best_candidate(history: Sequence[CandidateFeedback]) -> CandidateFeedback | 
 # the three prompts
 
 
-def initial_prompt(env: EnvLike) -> str:
+def initial_prompt(env: EnvLike, example: str = "placeholder") -> str:
     return "\n".join([
         _task_block(env), "",
         "Goal: help a reinforcement learning agent (TD3) learn this task faster by giving it extra "
         "task-related state features, and an intrinsic reward built on those features.", "",
-        contract(env), "",
+        contract(env, example), "",
         "Reply with one Python code block that defines both functions.",
     ])
 
 
-def feedback_prompt(env: EnvLike, results: list[CandidateFeedback], baseline_score: float | None) -> str:
+def shaping_text(shaping: str, weight: float | None = None, gamma: float = 0.99) -> str:
+    """One paragraph telling the model how its intrinsic reward entered the training reward."""
+    w = "w" if weight is None else f"{weight:g}"
+    if shaping == "potential":
+        return (f"Training reward: r + {w} * ({gamma:g} * intrinsic_reward(next updated_s) - intrinsic_reward(updated_s)) "
+                "(potential-based shaping): the agent is paid for increasing the intrinsic reward from one "
+                "state to the next, so it acts as a potential that should be higher in states closer to doing "
+                "the task well. It cannot change which behaviour is best, only how fast it is learnt.")
+    return (f"Training reward: r + {w} * intrinsic_reward(next updated_s) (added at every step): an "
+            "intrinsic reward that disagrees with the task can pull the agent away from it.")
+
+
+def feedback_prompt(env: EnvLike, results: list[CandidateFeedback], baseline_score: float | None,
+                    shaping: str = "additive", weight: float | None = None, gamma: float = 0.99) -> str:
     baseline = (f"The same agent trained on the raw state scored {_fmt_score(baseline_score)}."
                 if baseline_score is not None else "")
     blocks = [_candidate_block(env, fb, extra_only=False) for fb in results]
@@ -208,6 +249,7 @@ def feedback_prompt(env: EnvLike, results: list[CandidateFeedback], baseline_sco
         _task_block(env), "",
         f"Each candidate below was trained with TD3 for the same number of steps. Score = {_metric_text(env)}. "
         + baseline,
+        shaping_text(shaping, weight, gamma),
         "For every dim of updated_s we also measured the Lipschitz constant of the extrinsic reward "
         "along that dim: a large value means the reward changes sharply with that dim, so the dim is "
         "closely tied to the reward; a small value means the dim says little about the reward.", "",

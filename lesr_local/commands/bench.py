@@ -20,6 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     llm.add_argument("--max-tokens", type=int, default=700)
     llm.add_argument("--constrain", choices=["auto", "on", "off"], default="auto")
     llm.add_argument("--seed", type=int, default=0)
+    llm.add_argument("--copy-rate", action="store_true",
+                     help="how often a run's first candidate copies the format example: the earlier concrete "
+                          "example vs the placeholder example, over --runs seeds per env of --envs")
+    llm.add_argument("--runs", type=int, default=20, help="run seeds per env and example (--copy-rate)")
+    llm.add_argument("--envs", default="HalfCheetah-v5,Hopper-v5", help="envs for --copy-rate (comma-separated)")
     llm.add_argument("--json", action="store_true", help="one JSON line on stdout")
     llm.set_defaults(func=_bench_llm)
 

@@ -20,7 +20,7 @@ _OVERRIDES = {
     "env": "env_id", "samples": "samples", "iterations": "iterations", "steps": "steps",
     "final_steps": "final_steps", "seeds": "seeds", "workers": "workers", "model": "llm.model",
     "intrinsic_weight": "intrinsic_weight", "temperature": "llm.temperature", "constrain": "llm.constrain",
-    "env_spec": "env_spec", "seed": "seed",
+    "env_spec": "env_spec", "seed": "seed", "shaping": "shaping",
 }
 
 
@@ -42,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="concurrent trainings (default: the core count)")
     parser.add_argument("--intrinsic-weight", type=float, default=None, metavar="W",
                         help="w in r + w * G(F(s))")
+    parser.add_argument("--shaping", default=None, choices=["additive", "potential"],
+                        help="how G enters the reward: r + w*G(F(s')) (additive, the paper) or "
+                             "r + w*(gamma*G(F(s')) - G(F(s))) (potential: cannot change the optimal policy); "
+                             "default: the preset's (quick: potential, smoke and paper: additive)")
     parser.add_argument("--temperature", type=float, default=None, help="LLM sampling temperature")
     parser.add_argument("--constrain", default=None, choices=["auto", "on", "off"],
                         help="grammar-constrained decoding")

@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_detail(store: Any, run_id: str) -> dict[str, Any]:
     from lesr_local.commands.history import iso
+    from lesr_local.search.ablation import ablation_report
 
     run = store.get_run(run_id)
     candidates = store.list_candidates(run.run_id)
@@ -31,6 +32,9 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any]:
         "finished_at": iso(run.finished_at), "best_candidate_id": run.best_candidate_id,
         "best_score": run.best_score, "baseline_score": run.baseline_score, "config": run.config,
         "summary": run.summary, "run_dir": str(store.runs_dir / run.run_id),
+        # runs saved before the setting existed trained with additive shaping
+        "shaping": run.config.get("shaping", "additive"),
+        "ablations": ablation_report(store.list_ablations(run.run_id)),
         "iterations": [
             {"iteration": it.iteration, "status": it.status, "analysis": it.analysis, "dropped": it.dropped,
              "started_at": iso(it.started_at), "finished_at": iso(it.finished_at)}
@@ -65,7 +69,7 @@ def _handle(args: argparse.Namespace) -> int:
             from lesr_local.plots import plot_run
 
             run = store.get_run(args.run_id)
-            plot_run(run, store.list_candidates(run.run_id), args.plot)
+            plot_run(run, store.list_candidates(run.run_id), args.plot, detail["ablations"])
     if args.json:
         print_json(detail)
     else:
@@ -83,7 +87,7 @@ def _print(detail: dict[str, Any]) -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(f"[bold]run {detail['run_id']}[/bold] — {detail['env']} — preset {detail['preset']} — "
                   f"{detail['status']}" + (f" ({detail['reason']})" if detail["reason"] else ""))
-    console.print(f"created {detail['created']}, folder {detail['run_dir']}")
+    console.print(f"created {detail['created']}, folder {detail['run_dir']}, shaping {detail['shaping']}")
     console.print("[bold]config[/bold]")
     console.print(tomli_w.dumps(detail["config"]).strip(), markup=False, highlight=False)
     table = Table(title="candidates")
@@ -109,6 +113,11 @@ def _print(detail: dict[str, Any]) -> None:
     if summary:
         console.print(f"env steps: {summary.get('total_env_steps')} total = {summary.get('search_env_steps')} "
                       f"search + {summary.get('final_env_steps')} final")
+    if detail["ablations"]:
+        from lesr_local.commands.ablate import print_ablation
+
+        for report in detail["ablations"]:
+            print_ablation(report)
     calls = detail["llm_calls"]
     tokens = sum(c["completion_tokens"] for c in calls)
     console.print(f"LLM exchanges: {len(calls)} ({tokens} tokens written)")

@@ -23,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", choices=["smoke", "quick", "paper"], default="quick",
                         help="TD3 and evaluation settings to use (default: quick)")
     parser.add_argument("--intrinsic-weight", type=float, default=None, help="w in r + w * G(F(s))")
+    parser.add_argument("--shaping", choices=["additive", "potential"], default=None,
+                        help="r + w*G(F(s')) (additive) or r + w*(gamma*G(F(s')) - G(F(s))) (potential); "
+                             "default: the preset's")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output folder for the policy and checkpoints (default: <home>/train/<timestamp>)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -54,8 +57,10 @@ def _train(args: argparse.Namespace) -> int:
     if source is not None:
         (out / "features.py").write_text(source)
     weight = config.intrinsic_weight if args.intrinsic_weight is None else args.intrinsic_weight
+    shaping = args.shaping or config.shaping
     spec = TrainSpec(
         env_id=env_id, steps=args.steps, seed=args.seed, candidate_source=source, intrinsic_weight=weight,
+        shaping=shaping,
         td3=td3, eval=evaluation, checkpoint_dir=out / "checkpoint", checkpoint_every=max(1000, args.steps // 10),
         device=args.device, policy_path=out / "policy.safetensors", workers=1,
     )
@@ -76,7 +81,7 @@ def _train(args: argparse.Namespace) -> int:
     names = dim_names + [f"extra[{i}]" for i in range(max(0, result.feature_dim - len(dim_names)))]
     if args.json:
         print_json({
-            "env_id": env_id, "steps": result.steps, "seed": args.seed, "score": result.score,
+            "env_id": env_id, "steps": result.steps, "seed": args.seed, "score": result.score, "shaping": shaping,
             "curve": [list(p) for p in result.curve], "lipschitz": result.lipschitz,
             "feature_dim": result.feature_dim, "state_dim": state_dim, "policy_path": result.policy_path,
             "steps_per_s": round(result.steps_per_s, 2), "updates_per_s": round(result.updates_per_s, 2),
@@ -84,6 +89,8 @@ def _train(args: argparse.Namespace) -> int:
         })
     else:
         _print_summary(result, names[: result.feature_dim])
+        if source is not None:
+            print(f"shaping: {shaping} (w = {weight})")
     return 0
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lesr_local.config import EvalConfig, TD3Config
+from lesr_local.config import SHAPINGS, EvalConfig, TD3Config
 
 MAX_BUFFER_ROWS = 1_000_000
 
@@ -33,6 +33,12 @@ class TrainSpec:
     workers: int = 0  # concurrent trainings sharing this machine; 0 = count the live ones
     checkpoint_buffer: bool = True  # include the replay buffer (exact resume; larger files)
     runtime_checks: bool = True  # enforce the candidate rules on every call (features.RuntimeChecks)
+    # How G enters the stored reward: "additive" r + w*G(F(s')) (the paper), or "potential"
+    # r + w*(gamma*G(F(s')) - G(F(s))) with G(F(s')) = 0 on a true termination (Ng et al. 1999).
+    shaping: str = "additive"
+    # What the agent observes: "features" = F(s); "raw" = the raw state s, F feeding G only
+    # (the reward_only ablation).
+    observation: str = "features"
 
 
 @dataclass
@@ -64,6 +70,9 @@ class TrainResult:
     device: str = ""  # the torch device it trained on
 
 
+__all__ = ["OBSERVATIONS", "SHAPINGS", "TrainProgress", "TrainResult", "TrainSpec", "buffer_rows"]
+
+OBSERVATIONS = ("features", "raw")
 
 
 def buffer_rows(spec: TrainSpec) -> int:

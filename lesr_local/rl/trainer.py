@@ -1,9 +1,12 @@
 """One TD3 training (runs INSIDE a worker process): env loop, evaluation, Lipschitz, checkpoints.
 
 Per env step F(s') is computed once and stored with the transition (the features of s come from the
-previous step), the stored reward is r + w * G(F(s')), and only a true termination cuts the
-bootstrap (a time-limit truncation does not). Checkpoints are taken at episode boundaries, so a
-resumed training restores the env RNG, resets, and continues exactly as if it had not stopped.
+previous step), the stored reward is r + w * G(F(s')) (additive shaping) or
+r + w * (gamma * Phi(s') - Phi(s)) with Phi = G(F(.)) and Phi(s') = 0 on a true termination (potential
+shaping), and only a true termination cuts the bootstrap (a time-limit truncation does not). With
+`spec.observation == "raw"` the agent sees the raw state and F only feeds G. Checkpoints are taken
+at episode boundaries, so a resumed training restores the env RNG, resets, and continues exactly as
+if it had not stopped.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from lesr_local.rl.evaluation import Evaluator
 from lesr_local.rl.features import CandidateError, Features
 from lesr_local.rl.lipschitz import LipschitzEMA, episode_lipschitz
 from lesr_local.rl.policy_io import PolicyMeta, policy_file, to_torch
-from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, buffer_rows
+from lesr_local.rl.spec import OBSERVATIONS, SHAPINGS, TrainProgress, TrainResult, TrainSpec, buffer_rows
 from lesr_local.rl.td3 import TD3
 from lesr_local.sandbox.tensorfile import pack
 
@@ -70,11 +73,16 @@ class Trainer:
     ) -> None:
         from lesr_local.envs.make import make_env
 
+        if spec.shaping not in SHAPINGS or spec.observation not in OBSERVATIONS:
+            raise ValueError(f"unknown shaping {spec.shaping!r} or observation {spec.observation!r}")
         self.spec = spec
         self.files = files if files is not None else LocalFiles(spec.checkpoint_dir, spec.policy_path)
         if spec.threads > 0:  # explicit; otherwise rl.worker has set cores // concurrent workers
             configure_threads(spec.threads)
-        self.features = features
+        # `features` is the candidate's F and G; the agent observes F(s) unless the observation is raw
+        # (reward_only ablation), where it sees s and F(s) is computed only to feed G.
+        self.reward_features = features
+        self.features = Features() if spec.observation == "raw" else features
         self.on_progress = on_progress
         self.device = resolve_device(spec.device)
         self.metric = env_metric(spec.env_id, spec.env_spec)
@@ -88,13 +96,13 @@ class Trainer:
         self.obs_dim = int(np.prod(self.env.observation_space.shape))
         # The candidate's first real state: F must work here before any training starts.
         state, _ = self.env.reset()
-        self.feats = features.transform(state, "on the first state")
-        features.intrinsic(self.feats, "on the first state")
+        self.feats = self.features.transform(state, "on the first state")
+        features.intrinsic(self._reward_feats(self.feats, "on the first state"), "on the first state")
         self.feature_dim = int(self.feats.shape[0])
         self.agent = TD3(self.feature_dim, self.act_dim, self.act_low, self.act_high, spec.td3, self.device)
         capacity = buffer_rows(spec)
         self.buffer = ReplayBuffer(self.feature_dim, self.act_dim, capacity, self.device)
-        self.evaluator = Evaluator(spec.env_id, eval_episodes(spec, self.metric), spec.seed, features,
+        self.evaluator = Evaluator(spec.env_id, eval_episodes(spec, self.metric), spec.seed, self.features,
                                    self.metric, spec.env_spec)
         self.lipschitz = LipschitzEMA()
         self.step = 0
@@ -108,6 +116,7 @@ class Trainer:
         self._episode_feats: list[np.ndarray] = []
         self._episode_rewards: list[float] = []
         self._episode_return = 0.0
+        self._phi: float | None = None  # potential shaping: Phi(s) of the current state (None = not yet)
         saved = self.files.load_checkpoint()
         # Continue only a checkpoint of this very training (layout, env, seed, candidate); any other
         # (an older layout, another seed's or candidate's) is ignored and the training starts afresh.
@@ -135,7 +144,9 @@ class Trainer:
                 state, reward, terminated, truncated, _ = self.env.step(action)
                 where = f"at step {self.step + 1}"
                 next_feats = self.features.transform(state, where)
-                stored = float(reward) + w * self.features.intrinsic(next_feats, where) if w else float(reward)
+                stored = float(reward)
+                if w:
+                    stored += w * self._shaping_term(next_feats, bool(terminated), where)
                 self.buffer.add(self.feats, action, stored, next_feats, bool(terminated))
                 self._episode_feats.append(next_feats)
                 self._episode_rewards.append(float(reward))
@@ -154,6 +165,7 @@ class Trainer:
                 if episode_over:  # after the evaluation, so a checkpoint includes it
                     self._maybe_checkpoint()
                     self._reset()
+                    self._phi = None  # the next episode's Phi(s_0) is G(F(reset state))
                 now = time.perf_counter()
                 if self.on_progress is not None and (evaluation is not None or now >= next_emit):
                     next_emit = now + PROGRESS_INTERVAL_S
@@ -166,6 +178,26 @@ class Trainer:
             self._save_policy(result.score)
             result.policy_path = None if spec.policy_path is None else str(spec.policy_path)
         return result
+
+    def _reward_feats(self, obs: np.ndarray, where: str) -> np.ndarray:
+        """F(s) for G: the observation itself, or F of the raw state the agent observes."""
+        if self.features is self.reward_features:
+            return obs
+        return self.reward_features.transform(obs, where)
+
+    def _shaping_term(self, next_obs: np.ndarray, terminated: bool, where: str) -> float:
+        """What w multiplies: G(F(s')), or gamma * Phi(s') - Phi(s) under potential shaping."""
+        g_next = self.reward_features.intrinsic(self._reward_feats(next_obs, where), where)
+        if self.spec.shaping != "potential":
+            return g_next
+        if self._phi is None:  # first step of an episode (after a reset or a resume)
+            start = f"{where} (episode start)"
+            self._phi = self.reward_features.intrinsic(self._reward_feats(self.feats, start), start)
+        # A true termination ends the return: the terminal state's potential is 0, which keeps the
+        # optimal policy unchanged. A time-limit truncation is not the end of the task: keep Phi(s').
+        term = self.spec.td3.gamma * (0.0 if terminated else g_next) - self._phi
+        self._phi = g_next
+        return term
 
     def _end_episode(self) -> None:
         if len(self._episode_feats) >= 2:
@@ -214,7 +246,8 @@ class Trainer:
         meta = PolicyMeta(
             env_id=self.spec.env_id, obs_dim=self.obs_dim, feature_dim=self.feature_dim,
             act_dim=self.act_dim, act_low=self.act_low.tolist(), act_high=self.act_high.tolist(),
-            hidden_sizes=tuple(self.spec.td3.hidden_sizes), candidate_source=self.spec.candidate_source,
+            hidden_sizes=tuple(self.spec.td3.hidden_sizes),
+            candidate_source=None if self.spec.observation == "raw" else self.spec.candidate_source,
             seed=self.spec.seed, steps=self.step, score=score,
         )
         self.files.save(POLICY, policy_file(self.agent.policy_module(), meta))

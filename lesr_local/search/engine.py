@@ -300,7 +300,7 @@ class _Loop:
         job = TrainingJob(self.run_id, cand, self._dim_names(cand))
         spec = TrainSpec(
             env_id=cfg.env_id, steps=cand.total_steps, seed=cand.seed, candidate_source=cand.code,
-            intrinsic_weight=cfg.intrinsic_weight, td3=cfg.td3, eval=cfg.eval,
+            intrinsic_weight=cfg.intrinsic_weight, shaping=cfg.shaping, td3=cfg.td3, eval=cfg.eval,
             checkpoint_dir=checkpoint_dir(self.run_dir, cand.candidate_id),
             checkpoint_every=max(cfg.eval.every, cand.total_steps // 20), threads=0,  # the worker picks (rl.device.threads_per_worker)
             env_spec=cfg.env_spec, policy_path=policy_path(self.run_dir, cand.candidate_id),

@@ -154,13 +154,15 @@ class CandidateSampler:
         shown = [feedback(c) for c in results if c.status in ("finished", "failed")]
         if not shown:
             return None
-        user = feedback_prompt(self.env, shown, baseline_score)
+        user = feedback_prompt(self.env, shown, baseline_score, self.config.shaping,
+                                       self.config.intrinsic_weight, self.config.td3.gamma)
         key = f"analysis-i{it}"
         if not self.session.recorded(key):
             budget = self.config.llm.analysis_max_tokens + 64
             while len(shown) > 1 and not self.session.fits(render_prompt(self.session.model, SYSTEM_PROMPT, user), budget):
                 shown = sorted(shown, key=lambda f: f.score if f.score is not None else float("-inf"))[1:]
-                user = feedback_prompt(self.env, shown, baseline_score)
+                user = feedback_prompt(self.env, shown, baseline_score, self.config.shaping,
+                                       self.config.intrinsic_weight, self.config.td3.gamma)
         prompt = render_prompt(self.session.model, SYSTEM_PROMPT, user)
         gen = self.session.generate(key, purpose="analysis", iteration=it, sample=-1, attempt=0, prompt=prompt,
                                     params=self._params(self.config.llm.analysis_max_tokens, False, it * 1000 + 999))

@@ -2,8 +2,14 @@
 
 from lesr_local.store.db import DB_NAME, Store
 from lesr_local.store.ids import new_run_id
-from lesr_local.store.records import CandidateRecord, IterationRecord, LLMCallRecord, RunRecord
+from lesr_local.store.records import (
+    AblationRecord,
+    CandidateRecord,
+    IterationRecord,
+    LLMCallRecord,
+    RunRecord,
+)
 
 __all__ = [
-    "DB_NAME", "CandidateRecord", "IterationRecord", "LLMCallRecord", "RunRecord", "Store", "new_run_id",
+    "DB_NAME", "AblationRecord", "CandidateRecord", "IterationRecord", "LLMCallRecord", "RunRecord", "Store", "new_run_id",
 ]

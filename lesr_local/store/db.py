@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from lesr_local.errors import BadInput
-from lesr_local.store.records import CandidateRecord, IterationRecord, LLMCallRecord, RunRecord
+from lesr_local.store.records import (
+    AblationRecord,
+    CandidateRecord,
+    IterationRecord,
+    LLMCallRecord,
+    RunRecord,
+)
 from lesr_local.store.schema import APP_MARK, SCHEMA, SCHEMA_VERSION
 
 DB_NAME = "lesr.sqlite3"
@@ -341,8 +347,46 @@ class Store:
         rows = self._query("SELECT * FROM llm_calls WHERE run_id = ? ORDER BY id", (run_id,))
         return [_llm_call(row) for row in rows]
 
+    # -- ablations ---------------------------------------------------------------------------
+
+    def start_ablation(self, run_id: str, candidate_id: str, steps: int, variant: str, seed: int,
+                       shaping: str | None) -> None:
+        """(Re)mark one ablation training as running; a finished row is left as it is."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO ablations(run_id, candidate_id, steps, variant, seed, status, shaping, created_at)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?)"
+                " ON CONFLICT(run_id, candidate_id, steps, variant, seed) DO UPDATE SET status = 'running',"
+                " reason = NULL WHERE status != 'finished'",
+                (run_id, candidate_id, steps, variant, seed, shaping, time.time()),
+            )
+
+    def finish_ablation(self, run_id: str, candidate_id: str, steps: int, variant: str, seed: int, *,
+                        status: str, score: float | None, auc: float | None, curve: list[tuple[int, float]],
+                        reason: str | None, seconds: float | None) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE ablations SET status = ?, score = ?, auc = ?, curve_json = ?, reason = ?, seconds = ?,"
+                " finished_at = ? WHERE run_id = ? AND candidate_id = ? AND steps = ? AND variant = ? AND seed = ?",
+                (status, score, auc, _dumps(curve), reason, seconds, time.time(), run_id, candidate_id, steps,
+                 variant, seed),
+            )
+
+    def list_ablations(self, run_id: str) -> list[AblationRecord]:
+        rows = self._query("SELECT * FROM ablations WHERE run_id = ? ORDER BY created_at, rowid", (run_id,))
+        return [_ablation(r) for r in rows]
+
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def _ablation(row: sqlite3.Row) -> AblationRecord:
+    return AblationRecord(
+        run_id=row["run_id"], candidate_id=row["candidate_id"], steps=int(row["steps"]), variant=row["variant"],
+        seed=int(row["seed"]), status=row["status"], shaping=row["shaping"], score=row["score"], auc=row["auc"],
+        curve=[(int(s), float(v)) for s, v in (_loads(row["curve_json"]) or [])], reason=row["reason"],
+        seconds=row["seconds"], created_at=float(row["created_at"]), finished_at=row["finished_at"],
+    )
 
 
 def _verify_existing(path: Path) -> None:

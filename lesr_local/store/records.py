@@ -101,3 +101,26 @@ class LLMCallRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class AblationRecord:
+    """One training of `lesr ablate`: a variant of the run's best candidate on one seed."""
+
+    run_id: str
+    candidate_id: str  # the search candidate ablated
+    steps: int
+    variant: str  # full | features_only | reward_only | potential | raw
+    seed: int
+    status: str  # pending | running | finished | failed
+    shaping: str | None
+    score: float | None
+    auc: float | None
+    curve: list[tuple[int, float]]
+    reason: str | None
+    seconds: float | None
+    created_at: float
+    finished_at: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -80,6 +80,26 @@ SCHEMA: tuple[str, ...] = (
         created_at REAL NOT NULL,
         UNIQUE (run_id, call_key)
     )""",
+    # `lesr ablate`: one row per (variant, seed) training of a run's best candidate at a step
+    # budget. Added without a version bump: CREATE IF NOT EXISTS gives older stores the table on
+    # open, and an older lesr-local simply ignores it.
+    """CREATE TABLE IF NOT EXISTS ablations (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        candidate_id TEXT NOT NULL,
+        steps INTEGER NOT NULL,
+        variant TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        shaping TEXT,
+        score REAL,
+        auc REAL,
+        curve_json TEXT,
+        reason TEXT,
+        seconds REAL,
+        created_at REAL NOT NULL,
+        finished_at REAL,
+        PRIMARY KEY (run_id, candidate_id, steps, variant, seed)
+    )""",
     "CREATE INDEX IF NOT EXISTS candidates_by_run ON candidates(run_id, created_at)",
     "CREATE INDEX IF NOT EXISTS llm_calls_by_run ON llm_calls(run_id, id)",
 )

@@ -65,6 +65,8 @@ class RunDetailScreen(Screen[None]):
                 yield DataTable(id="run-candidates-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Iterations", id="run-iterations"), VerticalScroll():
                 yield Static("", id="iterations-text")
+            with TabPane("Ablations", id="run-ablations"), VerticalScroll():
+                yield Static("", id="ablations-text")
             with TabPane("Config", id="run-config"), VerticalScroll():
                 yield Static("", id="config-text")
         yield Footer()
@@ -86,6 +88,7 @@ class RunDetailScreen(Screen[None]):
             self.run = store.get_run(self.run_id)
             self.candidates = store.list_candidates(self.run_id)
             iterations = store.list_iterations(self.run_id)
+            ablations = store.list_ablations(self.run_id)
         except LesrError as exc:
             self.query_one("#run-info", Static).update(Text(str(exc), style="red"))
             return
@@ -93,7 +96,7 @@ class RunDetailScreen(Screen[None]):
         baseline = run.baseline_score
         info = Text.assemble(
             (run.run_id, "bold"), f" · {run.env_id} · preset {run.preset} · ", status_text(run.status),
-            f" · created {fmt_time(run.created)}",
+            f" · shaping {run.config.get('shaping', 'additive')} · created {fmt_time(run.created)}",
         )
         if run.finished_at:
             info.append(f" · took {fmt_duration(run.finished_at - run.created)}")
@@ -134,6 +137,7 @@ class RunDetailScreen(Screen[None]):
                 text.append("    " + record.analysis.strip().replace("\n", "\n    ") + "\n")
             text.append("\n")
         self.query_one("#iterations-text", Static).update(text if iterations else Text("no iteration yet", "dim"))
+        self.query_one("#ablations-text", Static).update(ablation_text(ablations))
         import tomli_w
 
         try:
@@ -154,6 +158,33 @@ class RunDetailScreen(Screen[None]):
 
     def action_resume(self) -> None:
         self.lesr_app.resume_run(self.run_id)
+
+
+def ablation_text(records: list[Any]) -> Text:
+    """`lesr ablate` results: per variant the seeds' scores, mean ± std, IQM and the paired
+    difference from raw with its 95% interval."""
+    from lesr_local.search.ablation import ablation_report
+
+    reports = ablation_report(records)
+    if not reports:
+        return Text("no ablation yet: run `lesr ablate RUN_ID` (variants full, features_only, reward_only, "
+                    "potential, raw on paired seeds)", style="dim")
+    text = Text()
+    for report in reports:
+        text.append(f"Ablation of {report['candidate_id']} · {report['steps']:,} steps · seeds {report['seeds']}\n",
+                    style="bold")
+        diffs = {d["variant"]: d for d in report["differences_from_raw"]}
+        for v in report["variants"]:
+            seeds = ", ".join("—" if p["score"] is None else fmt_score(p["score"]) for p in v["per_seed"])
+            text.append(f"  {v['variant']:<14}{fmt_mean_std(v['mean'], v['std']):<20} IQM {fmt_score(v['iqm']):<9}")
+            d = diffs.get(v["variant"])
+            if d is not None and d["mean_difference"] is not None:
+                low, high = d["ci95"]
+                style = "green" if low > 0 else "red" if high < 0 else ""
+                text.append(f" Δ raw {d['mean_difference']:+.2f} [{low:+.2f}, {high:+.2f}]", style=style)
+            text.append(f"  ({seeds})\n", style="dim")
+        text.append("\n")
+    return text
 
 
 def _one_line(text: str, width: int = 60) -> str:

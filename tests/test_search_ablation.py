@@ -1,0 +1,168 @@
+"""`lesr ablate`: the statistics helpers, the variant settings, and the real command on a finished run
+written into a real store (real training workers, tiny budgets), then `lesr show` text, JSON and plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lesr_local.config import preset, with_overrides
+from lesr_local.errors import BadInput
+from lesr_local.search.ablation import (
+    VARIANTS,
+    curve_auc,
+    iqm,
+    paired_bootstrap_ci,
+    parse_variants,
+    variant_settings,
+)
+from lesr_local.store import Store, new_run_id
+
+CODE = """import numpy as np
+import math
+
+def revise_state(s):
+    f1 = s[1] * s[3]
+    return np.concatenate([s, np.array([f1])])
+
+def intrinsic_reward(updated_s):
+    return float(-abs(updated_s[4]))
+"""
+
+
+def test_auc_is_the_mean_height_of_the_curve() -> None:
+    assert curve_auc([(100, 2.0), (200, 4.0)]) == pytest.approx(3.0)
+    # trapezoids over uneven steps: (1+3)/2*100 + (3+3)/2*300 over 400
+    assert curve_auc([(100, 1.0), (200, 3.0), (500, 3.0)]) == pytest.approx((200 + 900) / 400)
+    assert curve_auc([(100, 5.0)]) == 5.0 and curve_auc([]) is None
+
+
+def test_iqm_drops_the_outer_quarters() -> None:
+    assert iqm([1.0, 2.0, 3.0, 100.0]) == pytest.approx(2.5)
+    assert iqm([1.0, 5.0]) == pytest.approx(3.0)  # under four values: the plain mean
+    assert iqm([]) is None
+
+
+def test_paired_bootstrap_interval() -> None:
+    assert paired_bootstrap_ci([2.0, 2.0, 2.0]) == pytest.approx([2.0, 2.0])
+    low, high = paired_bootstrap_ci([-1.0, 0.5, 1.0, 3.0, 4.0])  # type: ignore[misc]
+    assert -1.0 <= low < float(np.mean([-1.0, 0.5, 1.0, 3.0, 4.0])) < high <= 4.0
+    assert paired_bootstrap_ci([]) is None
+
+
+def test_variant_settings_and_parsing() -> None:
+    additive = with_overrides(preset("smoke"), shaping="additive")
+    full, pot = variant_settings("full", additive), variant_settings("potential", additive)
+    assert full.shaping == "additive" and pot.shaping == "potential" and full.key != pot.key
+    assert variant_settings("features_only", additive).weight == 0.0
+    assert variant_settings("reward_only", additive).observation == "raw"
+    assert not variant_settings("raw", additive).uses_code
+    # in a run that already shapes with a potential, full and potential are the same training
+    potential_run = with_overrides(preset("smoke"), shaping="potential")
+    assert variant_settings("full", potential_run).key == variant_settings("potential", potential_run).key
+    assert parse_variants(None) == list(VARIANTS)
+    assert parse_variants("potential,full") == ["full", "potential", "raw"]  # raw always, canonical order
+    with pytest.raises(BadInput, match="unknown variant"):
+        parse_variants("full,nonsense")
+
+
+def _finished_run(home: Path) -> str:
+    config = with_overrides(preset("smoke"), shaping="additive")
+    store = Store(home)
+    run_id = new_run_id()
+    store.create_run(run_id, config.env_id, "smoke", config.to_dict())
+    store.add_candidate(run_id, "i0-k0", kind="search", seed=0, total_steps=100, iteration=0, sample=0,
+                        code=CODE, extra_dims=1)
+    store.mark_running(run_id, "i0-k0")
+    store.finish_candidate(run_id, "i0-k0", score=8.0, curve=[(100, 8.0)], lipschitz=[0.1] * 5,
+                           dim_names=[f"d{i}" for i in range(5)], steps=100, seconds=1.0, steps_per_s=100.0,
+                           policy_path=None)
+    store.set_run_status(run_id, "finished")
+    store.set_run_best(run_id, "i0-k0", 8.0, None)
+    store.close()
+    return run_id
+
+
+@pytest.mark.slow  # ten real trainings in worker processes: about a minute on 2 cores
+def test_ablate_trains_every_variant_on_the_same_seeds_and_show_reports_them(tmp_path: Path, lesr) -> None:
+    run_id = _finished_run(tmp_path)
+    out = lesr("ablate", run_id, "--seeds", "2", "--steps", "300", "--workers", "2", "--json", home=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout)
+    assert report["run_id"] == run_id and report["candidate_id"] == "i0-k0" and report["steps"] == 300
+    assert [v["variant"] for v in report["variants"]] == list(VARIANTS)
+    for v in report["variants"]:
+        assert [p["seed"] for p in v["per_seed"]] == [1, 2], v  # the final evaluation's fresh seeds, paired
+        assert all(p["status"] == "finished" and np.isfinite(p["score"]) for p in v["per_seed"]), v
+        assert v["mean"] == pytest.approx(np.mean([p["score"] for p in v["per_seed"]]))
+        assert v["iqm"] is not None and v["std"] is not None
+    raw = {p["seed"]: p["score"] for v in report["variants"] if v["variant"] == "raw" for p in v["per_seed"]}
+    diffs = {d["variant"]: d for d in report["differences_from_raw"]}
+    assert set(diffs) == set(VARIANTS) - {"raw"}
+    full = next(v for v in report["variants"] if v["variant"] == "full")
+    assert diffs["full"]["mean_difference"] == pytest.approx(np.mean([p["score"] - raw[p["seed"]]
+                                                                      for p in full["per_seed"]]))
+    low, high = diffs["full"]["ci95"]
+    assert low <= diffs["full"]["mean_difference"] <= high
+
+    with Store(tmp_path) as store:
+        rows = store.list_ablations(run_id)
+    assert len(rows) == 10 and {(r.variant, r.seed) for r in rows} == {(v, s) for v in VARIANTS for s in (1, 2)}
+    assert {r.shaping for r in rows if r.variant == "potential"} == {"potential"}
+    assert {r.shaping for r in rows if r.variant == "raw"} == {None}
+
+    # a second call finds every training finished: nothing is trained again, same numbers
+    again = lesr("ablate", run_id, "--seeds", "2", "--steps", "300", "--variants", "full", "--json", home=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    repeat = json.loads(again.stdout)
+    assert [v["variant"] for v in repeat["variants"]] == ["full", "raw"]
+    assert repeat["variants"][0]["per_seed"] == full["per_seed"]
+    with Store(tmp_path) as store:
+        assert [r.finished_at for r in store.list_ablations(run_id)] == [r.finished_at for r in rows]
+
+    shown = lesr("show", run_id, "--json", "--plot", str(tmp_path / "run.png"), home=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    detail = json.loads(shown.stdout)
+    assert detail["shaping"] == "additive"
+    [stored] = detail["ablations"]
+    assert [v["variant"] for v in stored["variants"]] == list(VARIANTS)
+    assert (tmp_path / "run.png").read_bytes()[:4] == b"\x89PNG"
+    text = lesr("show", run_id, home=tmp_path)
+    assert text.returncode == 0 and "ablation of i0-k0" in text.stdout and "reward_only" in text.stdout
+
+
+def test_ablate_bad_input_is_one_line_exit_2(tmp_path: Path, lesr) -> None:
+    run_id = _finished_run(tmp_path)
+    bad = lesr("ablate", run_id, "--variants", "full,typo", home=tmp_path)
+    assert bad.returncode == 2 and "unknown variant" in bad.stderr and "Traceback" not in bad.stderr
+    store = Store(tmp_path)
+    empty = new_run_id()
+    store.create_run(empty, "InvertedPendulum-v5", "smoke", preset("smoke").to_dict())
+    store.close()
+    none = lesr("ablate", empty, home=tmp_path)
+    assert none.returncode == 2 and "no finished search candidate" in none.stderr
+    zero = lesr("ablate", run_id, "--seeds", "0", home=tmp_path)
+    assert zero.returncode == 2 and "--seeds" in zero.stderr
+
+
+def test_report_pairs_seeds_and_leaves_out_unfinished_ones() -> None:
+    from lesr_local.search.ablation import ablation_report
+    from lesr_local.store import AblationRecord
+
+    def row(variant: str, seed: int, score: float | None, status: str = "finished") -> AblationRecord:
+        return AblationRecord("r", "i0-k0", 300, variant, seed, status, None, score, score, [], None, 1.0, 0.0, 1.0)
+
+    rows = [row("raw", 1, 10.0), row("raw", 2, 20.0), row("raw", 3, 30.0),
+            row("full", 1, 14.0), row("full", 2, 26.0), row("full", 3, None, "failed")]
+    [report] = ablation_report(rows)
+    assert report["seeds"] == [1, 2, 3] and [v["variant"] for v in report["variants"]] == ["full", "raw"]
+    full = report["variants"][0]
+    assert full["finished"] == 2 and full["mean"] == 20.0 and full["std"] == 6.0
+    [diff] = report["differences_from_raw"]
+    assert diff["seeds"] == [1, 2] and diff["mean_difference"] == 5.0  # (4 + 6) / 2: seed 3 has no pair
+    assert diff["relative"] == pytest.approx(5.0 / 20.0)
+    low, high = diff["ci95"]
+    assert 4.0 <= low <= 5.0 <= high <= 6.0
