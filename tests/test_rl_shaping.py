@@ -161,7 +161,7 @@ def test_potential_shaping_resumes_with_the_same_stored_rewards(tmp_path: Path) 
                      gamma=GAMMA), eval=EvalConfig(every=10 * steps, episodes=1), threads=1, device="cpu",
                      intrinsic_weight=W, shaping="potential", checkpoint_dir=ckpt, checkpoint_every=100)
     first = Trainer(spec, Features(revise, potential))
-    stopped = first.run(should_stop=lambda: (ckpt / "checkpoint.pt").exists())
+    stopped = first.run(should_stop=lambda: (ckpt / "checkpoint.safetensors").exists())
     first.close()
     assert stopped.status == "cancelled" and 0 < stopped.steps < steps
     resumed = Trainer(spec, Features(revise, potential))
