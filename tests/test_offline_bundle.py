@@ -137,6 +137,23 @@ def test_a_bundle_for_another_python_is_refused(tiny_bundle: Path, tmp_path: Pat
     assert not (tmp_path / "venv").exists()
 
 
+def test_a_bundle_compiled_for_cpu_features_this_cpu_lacks_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
+    have = install.cpu_simd_flags()
+    if have is None:
+        pytest.skip("no /proc/cpuinfo on this OS")
+    lacking = sorted(install.SIMD_FLAGS - set(have))[0]  # x86 lacks the ARM ones and vice versa
+    bundle = _copy(tiny_bundle, tmp_path)
+    manifest = json.loads((bundle / install.MANIFEST).read_text())
+    manifest["platform"]["cpu_flags"] = [*have, lacking]
+    (bundle / install.MANIFEST).write_text(json.dumps(manifest))
+    line = _refusal(_install(bundle, tmp_path / "venv"))
+    assert f"compiled for a CPU with {lacking}, which this CPU lacks" in line
+    assert not (tmp_path / "venv").exists()
+    manifest["platform"]["cpu_flags"] = have  # the build machine's own flags pass
+    (bundle / install.MANIFEST).write_text(json.dumps(manifest))
+    assert _install(bundle, tmp_path / "venv", "--verify-only").returncode == 0
+
+
 def test_a_wheel_this_python_cannot_take_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
     bundle = _copy(tiny_bundle, tmp_path)
     foreign = bundle / install.WHEELS / "tinypkg-2.0-cp399-cp399-manylinux_2_99_x86_64.whl"

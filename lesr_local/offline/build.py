@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from lesr_local.errors import BadInput, LesrError
-from lesr_local.offline.install import FORMAT, MANIFEST, WHEELS, interpreter_facts, sha256_file
+from lesr_local.offline.install import (
+    FORMAT,
+    MANIFEST,
+    WHEELS,
+    cpu_simd_flags,
+    interpreter_facts,
+    sha256_file,
+)
 
 SOURCE_EXCLUDES = {".git", ".venv", "dist", "build", "__pycache__", ".pytest_cache", ".ruff_cache"}
 
@@ -225,6 +232,9 @@ def build_bundle(opts: BuildOptions) -> BuildReport:
         shutil.copy2(Path(__file__).with_name("install.py"), staging / "install.py")
         platform = interpreter_facts(sys.executable, pip_wheels[-1])
         platform["tags_top"] = platform.pop("tags")[:5]
+        if "GGML_NATIVE=OFF" not in opts.cmake_args.upper().replace(" ", ""):
+            # llama.cpp builds for the CPU it is compiled on unless told otherwise.
+            platform["cpu_flags"] = cpu_simd_flags()
         manifest: dict[str, Any] = {
             "format": FORMAT,
             "project": {"name": project.name, "version": project.version,

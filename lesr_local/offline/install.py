@@ -47,6 +47,13 @@ print(json.dumps({
 }))
 """
 PLATFORM_KEYS = ("system", "machine", "implementation", "python")
+# CPU features a natively compiled llama.cpp may use (x86 flags, then aarch64 "Features"): a bundle
+# built on an AVX-512 machine would die of SIGILL on an older CPU, so the target must have them all.
+SIMD_FLAGS = frozenset({
+    "sse3", "ssse3", "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "bmi2", "avx_vnni", "avx512f",
+    "avx512bw", "avx512cd", "avx512dq", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512vbmi",
+    "amx_tile", "amx_int8", "amx_bf16", "asimd", "asimddp", "i8mm", "sve", "sve2", "bf16",
+})
 
 
 class BundleRefused(Exception):
@@ -76,6 +83,19 @@ def interpreter_facts(python: str, pip_wheel: Path | None = None) -> dict[str, A
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise BundleRefused(f"cannot run the Python {python}: {last}")
     return dict(json.loads(proc.stdout))
+
+
+def cpu_simd_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str] | None:
+    """The SIMD features of this CPU (None where /proc/cpuinfo is absent: not Linux)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return sorted(set(value.split()) & SIMD_FLAGS)
+    return []
 
 
 def describe_platform(facts: dict[str, Any]) -> str:
@@ -125,6 +145,13 @@ def check_platform(manifest: dict[str, Any], facts: dict[str, Any], python: str)
         raise BundleRefused(
             f"bundle built for {describe_platform(built)}, but {python} is {describe_platform(facts)}; "
             "build the bundle on a machine like the target (same OS, CPU architecture and Python version)"
+        )
+    needed = built.get("cpu_flags")
+    have = cpu_simd_flags()
+    if needed and have is not None and (missing := sorted(set(needed) - set(have))):
+        raise BundleRefused(
+            f"the bundle's llama.cpp was compiled for a CPU with {', '.join(missing)}, which this CPU lacks; "
+            'build the bundle with CMAKE_ARGS="-DGGML_NATIVE=off" (portable, a little slower)'
         )
 
 
