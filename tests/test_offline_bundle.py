@@ -217,3 +217,21 @@ def test_wheel_tags_expand_compressed_tag_sets() -> None:
     assert install.wheel_tags("glfw-2.11.0-py2.py3-none-any.whl") == {"py2-none-any", "py3-none-any"}
     with pytest.raises(install.BundleRefused):
         install.wheel_tags("not-a-wheel.zip")
+
+
+def test_bundle_build_will_not_replace_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
+    out = tmp_path / "important"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    proc = subprocess.run([sys.executable, "-m", "lesr_local.offline.build", "--out", str(out), "--project", str(REPO)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == f"lesr-local bundle: refusing to replace {out.resolve()}: it exists and is not a lesr-local bundle"
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_constraints_pin_installed_packages_but_not_the_editable_project() -> None:
+    pins = build.installed_pins(exclude={"torch"})
+    assert "lesr-local" not in pins  # the checkout is built into the bundle, not pinned
+    assert "torch" not in pins
+    assert pins["numpy"] == __import__("numpy").__version__

@@ -87,17 +87,23 @@ def read_project(project_dir: Path) -> Project:
 
 
 def installed_pins(exclude: set[str]) -> dict[str, str]:
-    """name -> version of every distribution in this environment, minus editable installs."""
+    """name -> version of every distribution in this environment, minus editable installs.
+
+    An editable name is left out even where a stale egg-info of the same name also sits on sys.path
+    (pip wheel of a checkout leaves one in it).
+    """
     pins: dict[str, str] = {}
+    editable: set[str] = set()
     for dist in importlib.metadata.distributions():
         name = dist.metadata["Name"]
-        if not name or normalize(name) in exclude:
+        if not name:
             continue
         direct = dist.read_text("direct_url.json")
         if direct and json.loads(direct).get("dir_info", {}).get("editable"):
-            continue  # a checkout, not something an index can serve
-        pins[normalize(name)] = dist.version
-    return pins
+            editable.add(normalize(name))  # a checkout, not something an index can serve
+        else:
+            pins.setdefault(normalize(name), dist.version)
+    return {n: v for n, v in pins.items() if n not in exclude | editable}
 
 
 def _pip(args: list[str], what: str, env: dict[str, str] | None = None) -> None:
