@@ -154,6 +154,19 @@ def test_a_bundle_compiled_for_cpu_features_this_cpu_lacks_is_refused(tiny_bundl
     assert _install(bundle, tmp_path / "venv", "--verify-only").returncode == 0
 
 
+def test_a_malformed_manifest_is_refused_in_one_line(tiny_bundle: Path, tmp_path: Path) -> None:
+    bundle = _copy(tiny_bundle, tmp_path)
+    manifest = json.loads((bundle / install.MANIFEST).read_text())
+    manifest["files"] = {"../../etc/passwd": {"sha256": "0", "size": 1}}
+    (bundle / install.MANIFEST).write_text(json.dumps(manifest))
+    assert "lists a path outside the bundle: ../../etc/passwd" in _refusal(_install(bundle, tmp_path / "v1"))
+    manifest["files"] = ["wheels/x.whl"]
+    (bundle / install.MANIFEST).write_text(json.dumps(manifest))
+    assert "is malformed" in _refusal(_install(bundle, tmp_path / "v2"))
+    (bundle / install.MANIFEST).write_text("{not json")
+    assert "is not valid JSON" in _refusal(_install(bundle, tmp_path / "v3"))
+
+
 def test_a_wheel_this_python_cannot_take_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
     bundle = _copy(tiny_bundle, tmp_path)
     foreign = bundle / install.WHEELS / "tinypkg-2.0-cp399-cp399-manylinux_2_99_x86_64.whl"

@@ -132,7 +132,13 @@ def load_manifest(bundle: Path) -> dict[str, Any]:
     for key in ("platform", "files", "steps", "pip_wheel"):
         if key not in manifest:
             raise BundleRefused(f"{path} is malformed: no '{key}'")
-    for rel in manifest["files"]:
+    files, steps = manifest["files"], manifest["steps"]
+    if not isinstance(files, dict) or not all(isinstance(e, dict) for e in files.values()):
+        raise BundleRefused(f"{path} is malformed: 'files' must map paths to {{sha256, size}}")
+    if not isinstance(steps, list) or not all(isinstance(st, dict) and isinstance(st.get("requirements"), list)
+                                              for st in steps):
+        raise BundleRefused(f"{path} is malformed: each of 'steps' needs a list of requirements")
+    for rel in files:
         pure = PurePosixPath(rel)
         if pure.is_absolute() or ".." in pure.parts:
             raise BundleRefused(f"{path} lists a path outside the bundle: {rel}")
