@@ -226,10 +226,18 @@ def build_bundle(opts: BuildOptions) -> BuildReport:
         wheels.mkdir()
         constraints = staging.parent / f"{staging.name}.constraints.txt"
         constraints.write_text("".join(f"{n}=={v}\n" for n, v in sorted(pins.items())))
+        # setuptools builds the project's wheel in the checkout; leave no build/ or egg-info behind that
+        # was not there before (a stale egg-info on sys.path shadows the editable install's metadata).
+        egg_info = opts.project_dir / f"{project.name.replace('-', '_')}.egg-info"
+        leftovers = [opts.project_dir / "build", egg_info]
+        existed = {p for p in leftovers if p.exists()}
         try:
             steps = collect_wheels(opts, project, wheels, constraints, pins)
         finally:
             constraints.unlink(missing_ok=True)
+            for path in leftovers:
+                if path not in existed:
+                    shutil.rmtree(path, ignore_errors=True)
         pip_wheels = _wheels_named(wheels, "pip")
         if not pip_wheels:
             raise LesrError("no pip wheel was collected; the offline install needs one")
