@@ -1,5 +1,7 @@
 """`lesr doctor [--json]`: is this machine ready? One check per requirement, with a hint when not.
 
+The network check is information only (an air-gapped machine is a supported setup, not a fault).
+
 Anything that could crash natively (llama.cpp, OpenGL) runs in a subprocess, so doctor itself always
 finishes and reports.
 """
@@ -26,7 +28,7 @@ class Check:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("doctor", help="check llama.cpp, torch, MuJoCo rendering, models and disk")
+    parser = subparsers.add_parser("doctor", help="check llama.cpp, torch, MuJoCo rendering, models, disk; report network access")
     add_home_option(parser)
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
     parser.add_argument("--no-llm-run", action="store_true", help="skip loading the default model")
@@ -38,7 +40,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
     checks = [
         _check_llama(), _check_models(run=not args.no_llm_run), _check_torch(), _check_mujoco(),
-        _check_workspace(args), _check_sandbox(),
+        _check_workspace(args), _check_sandbox(), _check_network(),
     ]
     ok = all(c.ok for c in checks)
     if args.json:
@@ -137,6 +139,16 @@ def _check_mujoco() -> Check:
     return Check("mujoco", False, f"MuJoCo {mujoco.__version__}, no offscreen frame renders ({tried})",
                  "install EGL (libegl1 + Mesa) or OSMesa (libosmesa6); training works without it, videos do not",
                  data={"version": mujoco.__version__, "gl_backend": None, "failed": reasons})
+
+
+def _check_network() -> Check:
+    """Information, never a failure: lesr-local opens no connection beyond this machine either way."""
+    from lesr_local.network import network_access
+
+    found = network_access()
+    return Check("network", True, f"{found.describe()}; lesr-local needs none",
+                 data={"access": found.access, "interfaces": found.interfaces,
+                       "default_route": found.default_route})
 
 
 def _check_workspace(args: argparse.Namespace) -> Check:

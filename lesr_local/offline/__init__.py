@@ -1,0 +1,1 @@
+"""Offline bundles for air-gapped machines: `build` (make bundle) and `install` (stdlib only)."""
