@@ -47,7 +47,7 @@ def _current_mb() -> float:
 
 
 def run_checkpoint_bench(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import print_json
+    from lesr_local.commands.common import print_report
 
     if args.rows < 1:
         raise BadInput("--rows must be at least 1")
@@ -95,11 +95,7 @@ def run_checkpoint_bench(args: argparse.Namespace) -> int:
         "buffer_filled_rss_mb": round(filled.get("rss_mb", 0.0), 1),
         "baseline": "the worker's RSS just before the checkpoint (its buffer, networks and env), same run",
     }
-    if args.json:
-        print_json(payload)
-    else:
-        for key, value in payload.items():
-            print(f"{key:34s} {value}")
+    print_report(payload, args.json)
     return 0
 
 

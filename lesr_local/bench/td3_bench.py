@@ -50,7 +50,7 @@ def bench_configs() -> tuple[TD3Config, EvalConfig]:
 
 
 def run_td3_bench(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import print_json
+    from lesr_local.commands.common import print_report
     from lesr_local.envs.make import make_env
     from lesr_local.rl.device import threads_per_worker
 
@@ -112,11 +112,7 @@ def run_td3_bench(args: argparse.Namespace) -> int:
         payload["reference_runs_steps_per_s"] = [round(r, 2) for r in rates]
         payload["speedup"] = round(steps_per_s / max(reference_rate, 1e-9), 3)
     payload["load_average_1m"] = round(os.getloadavg()[0], 2)
-    if args.json:
-        print_json(payload)
-    else:
-        for key, value in payload.items():
-            print(f"{key:24s} {value}")
+    print_report(payload, args.json)
     return 0
 
 

@@ -22,6 +22,16 @@ def print_json(payload: Any) -> None:
     sys.stdout.flush()
 
 
+def print_report(payload: dict[str, Any], as_json: bool) -> None:
+    """A flat report: one JSON line with --json, else one aligned `key value` line per entry."""
+    if as_json:
+        print_json(payload)
+        return
+    width = max((len(k) for k in payload), default=0) + 2
+    for key, value in payload.items():
+        sys.stdout.write(f"{key:{width}s}{value}\n")
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
