@@ -7,13 +7,13 @@ import copy
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lesr_local.config import TD3Config
 from lesr_local.rl.buffer import Batch
 from lesr_local.rl.networks import FlatAdam, StackedMLP
 from lesr_local.rl.td3 import TD3
+from lesr_local.rl.td3_autograd import AutogradTD3
 
 OBS, ACT, BATCH = 5, 3, 64
 
@@ -109,48 +109,14 @@ def test_flat_adam_matches_torch_adam_fused_and_unfused() -> None:
     assert torch.allclose(results[0], results[1], atol=1e-6)
 
 
-class _AutogradTD3:
-    """Fujimoto's TD3 update, written the usual way: separate critics, autograd, torch.optim.Adam."""
-
-    def __init__(self, ours: TD3, cfg: TD3Config) -> None:
-        self.cfg = cfg
-        self.actor = _linears(ours.actor, 0)
-        self.actor_target = _linears(ours.actor_target, 0)
-        self.q1, self.q2 = _linears(ours.critic, 0), _linears(ours.critic, 1)
-        self.q1_target, self.q2_target = _linears(ours.critic_target, 0), _linears(ours.critic_target, 1)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
-        self.critic_opt = torch.optim.Adam([*self.q1.parameters(), *self.q2.parameters()], lr=cfg.critic_lr)
-        self.scale, self.bias = ours.act_scale.clone(), ours.act_bias.clone()
-        self.low, self.high = ours.act_low.clone(), ours.act_high.clone()
-        self.it = 0
-
-    def pi(self, net: nn.Module, obs: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(net(obs)) * self.scale + self.bias
-
-    def update(self, b: Batch) -> None:
-        cfg = self.cfg
-        self.it += 1
-        with torch.no_grad():
-            noise = (torch.randn_like(b.act) * cfg.policy_noise).clamp(-cfg.noise_clip, cfg.noise_clip)
-            next_act = torch.max(torch.min(self.pi(self.actor_target, b.next_obs) + noise * self.scale,
-                                           self.high), self.low)
-            sa2 = torch.cat([b.next_obs, next_act], 1)
-            next_q = torch.min(self.q1_target(sa2), self.q2_target(sa2)).squeeze(-1)
-            target = b.reward + cfg.gamma * b.not_done * next_q
-        sa = torch.cat([b.obs, b.act], 1)
-        loss = F.mse_loss(self.q1(sa).squeeze(-1), target) + F.mse_loss(self.q2(sa).squeeze(-1), target)
-        self.critic_opt.zero_grad()
-        loss.backward()
-        self.critic_opt.step()
-        if self.it % cfg.policy_delay == 0:
-            actor_loss = -self.q1(torch.cat([b.obs, self.pi(self.actor, b.obs)], 1)).mean()
-            self.actor_opt.zero_grad()
-            actor_loss.backward()
-            self.actor_opt.step()
-            with torch.no_grad():
-                for net, tgt in ((self.q1, self.q1_target), (self.q2, self.q2_target), (self.actor, self.actor_target)):
-                    for p, tp in zip(net.parameters(), tgt.parameters(), strict=True):
-                        tp.copy_(cfg.tau * p + (1 - cfg.tau) * tp)
+def _reference_from(ours: TD3, cfg: TD3Config) -> AutogradTD3:
+    """The package's readable autograd TD3 with our networks' weights (critic members = Q1, Q2)."""
+    ref = AutogradTD3(OBS, ACT, ours.act_low.numpy(), ours.act_high.numpy(), cfg)
+    for net, member, seq in ((ours.actor, 0, ref.actor), (ours.actor_target, 0, ref.actor_target),
+                             (ours.critic, 0, ref.q1), (ours.critic, 1, ref.q2),
+                             (ours.critic_target, 0, ref.q1_target), (ours.critic_target, 1, ref.q2_target)):
+        net.copy_to_linears([m for m in seq if isinstance(m, nn.Linear)], member)
+    return ref
 
 
 def _batch(gen: torch.Generator) -> Batch:
@@ -164,7 +130,7 @@ def test_td3_update_matches_the_autograd_formulation() -> None:
     cfg = TD3Config(hidden_sizes=(32, 32), tau=0.05)  # a large tau makes target drift visible
     torch.manual_seed(4)
     ours = TD3(OBS, ACT, np.full(ACT, -2.0), np.array([2.0, 2.0, 1.0]), cfg, torch.device("cpu"))
-    reference = _AutogradTD3(ours, cfg)
+    reference = _reference_from(ours, cfg)
     start = copy.deepcopy(ours.state_dict())
     gen = torch.Generator().manual_seed(5)
     for step in range(6):
