@@ -37,7 +37,7 @@ class TD3Config:
 @dataclass
 class EvalConfig:
     every: int = 5_000  # env steps between evaluations
-    episodes: int = 10  # the paper uses 50 for goal tasks; see EvalConfig.for_goal_task
+    episodes: int = 10  # episodes per evaluation on return tasks (goal tasks use goal_episodes)
     last_k: int = 10  # score = mean of the last k evaluations
     goal_episodes: int = 50
 
@@ -64,7 +64,7 @@ class RunConfig:
     final_steps: int = 1_000_000  # N: TD3 steps per seed in the final evaluation
     seeds: int = 5  # S
     workers: int = 0  # 0 = from the core count
-    intrinsic_weight: float = 0.02  # w in r + w * G(F(s))
+    intrinsic_weight: float = 0.02  # w in r + w * G(F(s')), s' the state the step led to
     seed: int = 0
     render_video: bool = True
     env_spec: str | None = None  # TOML description of an uncatalogued env

@@ -86,3 +86,16 @@ def test_separate_trainings_share_the_cores(lesr, home: Path, tmp_path: Path) ->
     proc, data = _train(lesr, home, "--steps", "40", env=env)  # alone again: every core
     assert proc.returncode == 0, proc.stderr
     assert data["torch_threads"] == cores
+
+
+def test_features_that_fail_the_semantic_checks_are_refused_before_training(lesr, home: Path,
+                                                                              tmp_path: Path) -> None:
+    module = tmp_path / "no_extra.py"  # passes the AST policy, but adds no feature dim
+    module.write_text("import numpy as np\n\ndef revise_state(s):\n    return np.array(s)\n\n"
+                      "def intrinsic_reward(updated_s):\n    return 0.0\n")
+    proc, _ = _train(lesr, home, "--steps", "40", "--features", str(module))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("lesr: error: candidate rejected:") and proc.stderr.count("\n") == 1
+    assert "extra" in proc.stderr
+    assert not (home / "train").exists()  # refused before any folder or worker
+

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=None, metavar="W",
                         help="concurrent trainings (default: the core count)")
     parser.add_argument("--intrinsic-weight", type=float, default=None, metavar="W",
-                        help="w in r + w * G(F(s))")
+                        help="w in r + w * G(F(s'))")
     parser.add_argument("--temperature", type=float, default=None, help="LLM sampling temperature")
     parser.add_argument("--constrain", default=None, choices=["auto", "on", "off"],
                         help="grammar-constrained decoding")

@@ -52,6 +52,8 @@ def _train(args: argparse.Namespace) -> int:
         raise BadInput(f"--threads must be at least 1 (or 0 for automatic), got {args.threads}")
     source = _read_candidate(args.features)
     env_id, state_dim, dim_names = _env_facts(args.env)
+    if source is not None:
+        _check_semantics(source, env_id)
     config = preset(args.preset)
     td3, evaluation = config.td3, config.eval
     weight = config.intrinsic_weight if args.intrinsic_weight is None else args.intrinsic_weight
@@ -173,6 +175,16 @@ def _read_candidate(path: str | None) -> str | None:
     if reason is not None:
         raise BadInput(f"candidate rejected: {reason}")
     return source
+
+
+def _check_semantics(source: str, env_id: str) -> None:
+    """The search's checks on real states of the env (in the sandboxed check worker), before training."""
+    from lesr_local.candidates.checks import check_candidate
+    from lesr_local.errors import BadInput
+
+    result = check_candidate(source, env_id)
+    if not result.valid:
+        raise BadInput(f"candidate rejected: {result.reason}")
 
 
 def _env_facts(env_id: str) -> tuple[str, int, list[str]]:
