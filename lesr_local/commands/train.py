@@ -27,9 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="TD3 and evaluation settings to use (default: quick)")
     parser.add_argument("--intrinsic-weight", type=float, default=None, help="w in r + w * G(F(s'))")
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="output folder for the policy and checkpoints; an interrupted training run "
-                             "again with the same --out, seed and features resumes from its checkpoint "
-                             "(default: a new folder <home>/train/<time>-<env>-s<seed>-<random>)")
+                        help="output folder for the policy and checkpoints (default: a new folder "
+                             "<home>/train/<time>-<env>-s<seed>-<random>); to resume an interrupted "
+                             "training, run it again with the same --out, seed and features")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="torch threads (default: the cores no other lesr training on this machine holds)")
