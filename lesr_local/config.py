@@ -39,7 +39,7 @@ class TD3Config:
 @dataclass
 class EvalConfig:
     every: int = 5_000  # env steps between evaluations
-    episodes: int = 10  # the paper uses 50 for goal tasks; see EvalConfig.for_goal_task
+    episodes: int = 10  # episodes per evaluation on return tasks (goal tasks use goal_episodes)
     last_k: int = 10  # score = mean of the last k evaluations
     goal_episodes: int = 50
 
@@ -66,7 +66,7 @@ class RunConfig:
     final_steps: int = 1_000_000  # N: TD3 steps per seed in the final evaluation
     seeds: int = 5  # S
     workers: int = 0  # 0 = from the core count
-    intrinsic_weight: float = 0.02  # w in r + w * G(F(s))
+    intrinsic_weight: float = 0.02  # w in r + w * G(F(s')), s' the state the step led to
     # additive: r + w * G(F(s')) (the paper); potential: r + w * (gamma * G(F(s')) - G(F(s))),
     # which cannot change the optimal policy (Ng, Harada & Russell 1999). Runs saved before this
     # setting existed were additive, which is what a missing key reads as.

@@ -5,8 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lesr_local.errors import BadInput
+from lesr_local.envs.catalogue import get_env_info
+from lesr_local.errors import BadInput, LesrError
 from lesr_local.store import CandidateRecord, RunRecord
+
+
+def metric_label(run: RunRecord) -> str:
+    """Axis label of the run's evaluations: the env's metric (success rate for goal tasks)."""
+    env_spec = run.config.get("env_spec") if isinstance(run.config, dict) else None
+    try:
+        metric = get_env_info(run.env_id, env_spec).metric
+    except LesrError:  # an env this machine can no longer make: label the plain return
+        metric = "return"
+    return "success rate" if metric == "success_rate" else "evaluation return"
 
 
 def plot_run(run: RunRecord, candidates: list[CandidateRecord], out: str | Path,
@@ -33,7 +44,7 @@ def plot_run(run: RunRecord, candidates: list[CandidateRecord], out: str | Path,
         _plot_ablation(ax_abl, ablations[-1])
     else:
         fig, (ax_curve, ax_lip) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
-    metric = "success rate" if (run.summary or {}).get("metric") == "success_rate" else "evaluation return"
+    metric = metric_label(run)
     drawn = 0
     for cand in candidates:
         if not cand.curve:

@@ -23,7 +23,7 @@ def test_valid_file_json(home: Path) -> None:
     data = json.loads(proc.stdout)
     assert data["valid"] is True and data["reason"] is None
     assert (data["state_dim"], data["feature_dim"], data["extra_dims"]) == (17, 19, 2)
-    assert 0 < data["mean_call_ms"] < 1.0
+    assert data["mean_call_ms"] > 0  # a figure the command reports, not a speed claim
 
 
 def test_rejected_file_exit_2_with_reason(home: Path, tmp_path: Path) -> None:

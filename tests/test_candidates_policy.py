@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 
 from lesr_local.candidates.policy import check_policy
@@ -102,9 +104,11 @@ def test_signature_rules() -> None:
 
 def test_size_and_nesting_limits() -> None:
     assert "too long" in check_policy("#" * 30_000)
-    deep = module("    return " + "(" * 400 + "s" + ")" * 400 + "\n")
-    reason = check_policy(deep)
-    assert reason is None or "nested" in reason or "syntax" in reason or "parsed" in reason
+    # Nesting the parser accepts but the policy's tree walk cannot follow: a clean reason, no crash.
+    deep = module("    return " + "-" * 1000 + "s\n")
+    ast.parse(deep)  # valid Python, so the reason must come from the nesting check, not the parser
+    assert check_policy(deep) == "the code is nested too deeply"
+    assert check_policy(module("    return " + "-" * 50 + "s\n")) is None  # ordinary depth passes
 
 
 def test_type_hints_are_allowed_but_only_as_names() -> None:

@@ -37,7 +37,7 @@ def client(model) -> Iterator[LLMClient]:
 def test_starts_with_the_expected_runtime_settings(client: LLMClient) -> None:
     assert client.n_ctx == 1024
     assert client.runtime_info["n_threads"] == client.n_threads >= 1
-    assert client.load_seconds is not None and client.load_seconds < 60
+    assert client.load_seconds is not None and client.load_seconds > 0  # the figure: `lesr bench llm`
     assert client.count_tokens("hello world") >= 2  # BOS + text
     assert client.fits("hello", 100) and not client.fits("hello " * 600, 600)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,15 @@ def test_bad_values_are_bad_input() -> None:
 
 
 def test_executor_defaults() -> None:
-    assert default_workers(2) == 2 and default_workers(1) == 1
+    # One worker per core this process may use: the affinity mask, not the machine's core count.
+    allowed = os.sched_getaffinity(0)
+    assert default_workers() == len(allowed)
+    try:
+        os.sched_setaffinity(0, {min(allowed)})
+        assert default_workers() == 1
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert default_workers(0) == 1  # never zero workers
 
 
 def test_run_bad_input_exits_2(home: Path, lesr) -> None:

@@ -173,7 +173,6 @@ def test_llm_with_nothing_valid_fails_clearly(home: Path, tmp_path: Path) -> Non
     cfg = tmp_path / "nothing.toml"
     cfg.write_text('preset = "smoke"\nsamples = 2\niterations = 1\n\n[llm]\nmax_tokens = 1\n'
                    'constrain = "off"\nrepair_attempts = 0\n')
-    started = time.monotonic()
     out = run_lesr("run", "--env", "InvertedPendulum-v5", "--config", str(cfg), "--headless", "--json",
                    home=home, timeout=300)
     assert out.returncode == 3, out.stderr[-2000:]
@@ -185,7 +184,6 @@ def test_llm_with_nothing_valid_fails_clearly(home: Path, tmp_path: Path) -> Non
         run = store.get_run(summary["run_id"])
         assert run.status == "failed" and "valid candidate" in run.reason
         assert len(store.list_llm_calls(run.run_id)) == 2
-    assert time.monotonic() - started < 120
 
 
 def test_corrupt_database_is_refused_untouched(home: Path) -> None:

@@ -47,7 +47,6 @@ def test_json_summary_fields(smoke: dict[str, Any]) -> None:
     assert s["final_env_steps"] == 2 * 2 * 1_200
     assert s["search_env_steps"] >= 2 * 1_200  # the control + at least one candidate
     assert s["total_env_steps"] == s["search_env_steps"] + s["final_env_steps"]
-    assert smoke["wall"] < 400
 
 
 def test_store_rows(smoke: dict[str, Any]) -> None:

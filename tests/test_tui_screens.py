@@ -193,7 +193,7 @@ async def test_rejected_candidate_shows_its_reason(home: Path) -> None:
     make_finished_run(home)
     app = LesrApp(home, preview=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.push_screen(CandidateDetailScreen(RUN_ID, "i0-k1"))
+        app.open_candidate(RUN_ID, "i0-k1")
         await pilot.pause()
         info = _text(app, "#cand-info")
         assert "rejected by the checks" in info and "intrinsic_reward is missing" in info

@@ -10,7 +10,6 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from lesr_local.tui.app import LesrApp
-from lesr_local.tui.screens.candidate_detail import CandidateDetailScreen
 from tests.helpers_tui import RUN_ID, make_finished_run
 
 
@@ -50,7 +49,9 @@ def test_candidate_detail_code(snap_compare, home: Path) -> None:
     make_finished_run(home)
 
     async def open_candidate(pilot: Pilot) -> None:
-        pilot.app.push_screen(CandidateDetailScreen(RUN_ID, "i0-k0"))
+        app = pilot.app
+        assert isinstance(app, LesrApp)
+        app.open_candidate(RUN_ID, "i0-k0")
         await pilot.pause()
 
     assert snap_compare(LesrApp(home, preview=False), run_before=open_candidate, terminal_size=(80, 24))

@@ -1,8 +1,9 @@
 """Semantic checks of loaded candidate functions on real states (runs INSIDE a sandboxed worker).
 
-`semantic_check(funcs, states)` is what the check worker runs after `load_candidate`, and what the
-training worker runs on the first states it sees, so both apply exactly the same rules:
-deterministic; revise_state returns a 1-D finite float array whose first D entries equal the input
+`semantic_check(funcs, states)` is what the check worker runs after `load_candidate`, on real states
+of the env, before any training of the candidate starts (the search and `lesr train` both ask it).
+The training worker does not run it again: it loads the code with `load_candidate` and guards each
+call while training (lesr_local.rl.features). The rules: deterministic; revise_state returns a 1-D finite float array whose first D entries equal the input
 state, with at least one extra dim and the same length on every state; it must not modify its
 input; intrinsic_reward returns a finite float in [-100, 100]; the mean time of one
 revise_state + intrinsic_reward call stays under a budget.

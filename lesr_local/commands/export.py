@@ -25,7 +25,7 @@ def module_text(run_id: str, env_id: str, candidate_id: str, score: float | None
         "",
         f"Exported by lesr-local from run {run_id}, candidate {candidate_id} (search score {score_text}).",
         "revise_state returns the source state with task-related features appended; train on",
-        "r + w * intrinsic_reward(revise_state(s)).",
+        "r + w * intrinsic_reward(revise_state(s_next)), s_next being the state the step led to.",
         '"""',
         "",
         f"# env: {env_id}",

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=None, metavar="W",
                         help="concurrent trainings (default: the core count)")
     parser.add_argument("--intrinsic-weight", type=float, default=None, metavar="W",
-                        help="w in r + w * G(F(s))")
+                        help="w in r + w * G(F(s'))")
     parser.add_argument("--shaping", default=None, choices=["additive", "potential"],
                         help="how G enters the reward: r + w*G(F(s')) (additive, the paper) or "
                              "r + w*(gamma*G(F(s')) - G(F(s))) (potential: cannot change the optimal policy); "

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import secrets
 import sys
 import threading
 import time
@@ -22,13 +25,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--preset", choices=["smoke", "quick", "paper"], default="quick",
                         help="TD3 and evaluation settings to use (default: quick)")
-    parser.add_argument("--intrinsic-weight", type=float, default=None, help="w in r + w * G(F(s))")
+    parser.add_argument("--intrinsic-weight", type=float, default=None, help="w in r + w * G(F(s'))")
     parser.add_argument("--shaping", choices=["additive", "potential"], default=None,
                         help="r + w*G(F(s')) (additive) or r + w*(gamma*G(F(s')) - G(F(s))) (potential); "
                              "default: the preset's")
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="output folder for the policy and checkpoints (default: <home>/train/<timestamp>)")
+                        help="output folder for the policy and checkpoints (default: a new folder "
+                             "<home>/train/<time>-<env>-s<seed>-<random>); to resume an interrupted "
+                             "training, run it again with the same --out, seed and features")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="torch threads (default: the cores no other lesr training on this machine holds)")
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
     parser.set_defaults(func=_train)
 
@@ -36,43 +43,55 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from lesr_local.commands.common import home_from, print_json
     from lesr_local.config import preset
+    from lesr_local.core_slots import claim_cores, threads_for
     from lesr_local.errors import BadInput, Interrupted, RunFailed
+    from lesr_local.procs import cpu_count
     from lesr_local.rl.spec import TrainSpec
     from lesr_local.rl.worker import run_training
 
     if args.steps < 1:
         raise BadInput(f"--steps must be at least 1, got {args.steps}")
+    if args.threads < 0:
+        raise BadInput(f"--threads must be at least 1 (or 0 for automatic), got {args.threads}")
     source = _read_candidate(args.features)
     env_id, state_dim, dim_names = _env_facts(args.env)
     if source is not None:
-        _semantic_check(source, env_id)
+        _check_semantics(source, env_id)
     config = preset(args.preset)
     td3, evaluation = config.td3, config.eval
+    weight = config.intrinsic_weight if args.intrinsic_weight is None else args.intrinsic_weight
+    shaping = args.shaping or config.shaping
+    identity = _identity(env_id, args.seed, source, weight, args.preset, shaping)
+    out = _claim_out_dir(Path(args.out), identity) if args.out else _new_out_dir(home_from(args), env_id, args.seed)
+    _write_identity(out, identity)
     if td3.start_steps >= args.steps:
         td3.start_steps = max(1, args.steps // 5)
         print(f"lesr: note: random warm-up shortened to {td3.start_steps} steps for a {args.steps}-step run",
               file=sys.stderr)
-    out = Path(args.out) if args.out else home_from(args) / "train" / time.strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
     if source is not None:
         (out / "features.py").write_text(source)
-    weight = config.intrinsic_weight if args.intrinsic_weight is None else args.intrinsic_weight
-    shaping = args.shaping or config.shaping
-    spec = TrainSpec(
-        env_id=env_id, steps=args.steps, seed=args.seed, candidate_source=source, intrinsic_weight=weight,
-        shaping=shaping,
-        td3=td3, eval=evaluation, checkpoint_dir=out / "checkpoint", checkpoint_every=max(1000, args.steps // 10),
-        device=args.device, policy_path=out / "policy.safetensors", workers=1,
-    )
+    cores = cpu_count()
     cancel = threading.Event()
-    reporter = _Reporter(quiet=args.json)
-    try:
-        result = run_training(spec, reporter, cancel)
-    except KeyboardInterrupt:
-        cancel.set()
-        raise Interrupted(f"training interrupted; its checkpoint is in {out / 'checkpoint'}") from None
-    finally:
-        reporter.close()
+    # Held until the training ends: later `lesr train` processes see these cores as taken.
+    with claim_cores(args.threads or cores, cores) as claim:
+        threads = threads_for(claim, args.threads)
+        if not args.threads and claim.usable and not claim.held:
+            print(f"lesr: note: other lesr trainings hold all {cores} cores; training with 1 thread",
+                  file=sys.stderr)
+        spec = TrainSpec(
+            env_id=env_id, steps=args.steps, seed=args.seed, candidate_source=source, intrinsic_weight=weight,
+            shaping=shaping, td3=td3, eval=evaluation, checkpoint_dir=out / "checkpoint",
+            checkpoint_every=max(1000, args.steps // 10), device=args.device,
+            policy_path=out / "policy.safetensors", workers=1, threads=threads,
+        )
+        reporter = _Reporter(quiet=args.json)
+        try:
+            result = run_training(spec, reporter, cancel)
+        except KeyboardInterrupt:
+            cancel.set()
+            raise Interrupted(f"training interrupted; run it again with --out {out} to resume") from None
+        finally:
+            reporter.close()
     if result.status != "finished":
         reason = result.reason or result.status
         if reason.startswith("candidate rejected:"):
@@ -85,13 +104,68 @@ def _train(args: argparse.Namespace) -> int:
             "curve": [list(p) for p in result.curve], "lipschitz": result.lipschitz,
             "feature_dim": result.feature_dim, "state_dim": state_dim, "policy_path": result.policy_path,
             "steps_per_s": round(result.steps_per_s, 2), "updates_per_s": round(result.updates_per_s, 2),
-            "out": str(out),
+            "out": str(out), "torch_threads": result.torch_threads, "resumed_from": result.resumed_from,
         })
     else:
         _print_summary(result, names[: result.feature_dim])
         if source is not None:
             print(f"shaping: {shaping} (w = {weight})")
     return 0
+
+
+IDENTITY_FILE = "training.json"
+
+
+def _identity(env_id: str, seed: int, source: str | None, weight: float, preset_name: str,
+              shaping: str) -> dict[str, Any]:
+    """What a checkpoint in the output folder must have been made by for this training to resume it."""
+    features = None if source is None else hashlib.sha256(source.encode()).hexdigest()
+    return {"env_id": env_id, "seed": seed, "features_sha256": features, "intrinsic_weight": weight,
+            "preset": preset_name, "shaping": shaping}
+
+
+def _new_out_dir(home: Path, env_id: str, seed: int) -> Path:
+    """A folder no other training uses: created here (exist_ok=False), so two `lesr train` started
+    in the same second never share one."""
+    root = home / "train"
+    root.mkdir(parents=True, exist_ok=True)
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{env_id}-s{seed}"
+    while True:
+        out = root / f"{stem}-{secrets.token_hex(3)}"
+        try:
+            out.mkdir()
+            return out
+        except FileExistsError:
+            continue
+
+
+def _claim_out_dir(out: Path, identity: dict[str, Any]) -> Path:
+    """--out DIR: resume only a checkpoint this same training made (env, seed, features, w, preset)."""
+    from lesr_local.errors import BadInput
+    from lesr_local.rl.checkpoint import has_checkpoint
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"cannot create --out folder {out}: {exc.strerror or exc}") from None
+    if not has_checkpoint(out / "checkpoint"):
+        return out
+    try:
+        recorded = json.loads((out / IDENTITY_FILE).read_text())
+    except (OSError, ValueError):
+        recorded = None
+    if recorded == identity:
+        return out
+    if isinstance(recorded, dict):
+        what = "another training (differs in: " + ", ".join(k for k in identity if recorded.get(k) != identity[k]) + ")"
+    else:
+        what = f"a training of unknown origin (no readable {IDENTITY_FILE})"
+    raise BadInput(f"--out {out} holds the checkpoint of {what}; choose another folder, "
+                   "or delete its checkpoint/ to start over")
+
+
+def _write_identity(out: Path, identity: dict[str, Any]) -> None:
+    (out / IDENTITY_FILE).write_text(json.dumps(identity, indent=2) + "\n")
 
 
 def _read_candidate(path: str | None) -> str | None:
@@ -110,8 +184,8 @@ def _read_candidate(path: str | None) -> str | None:
     return source
 
 
-def _semantic_check(source: str, env_id: str) -> None:
-    """The same check the search runs before it trains a candidate (in a sandboxed worker)."""
+def _check_semantics(source: str, env_id: str) -> None:
+    """The search's checks on real states of the env (in the sandboxed check worker), before training."""
     from lesr_local.candidates.checks import check_candidate
     from lesr_local.errors import BadInput
 

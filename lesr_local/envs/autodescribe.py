@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from lesr_local.envs.build import MakePlan, make_from_plan, observation_keys
 from lesr_local.envs.info import DimInfo, EnvInfo
 from lesr_local.envs.specs.builders import CFRC_EXT, CINERT, CVEL
+from lesr_local.errors import BadInput
 
 _EPISODES = 3  # values must agree at every probe: a reset and a few random steps, per episode
 _PROBES_PER_EPISODE = 4
@@ -303,26 +305,22 @@ def _probe(env: Any, seed: int, keys: list[str]) -> tuple[np.ndarray, list[dict[
 def describe_env(env_id: str, make_kwargs: dict[str, Any] | None = None,
                  obs_keys: tuple[str, ...] | None = None, seed: int = 0) -> EnvInfo:
     """An EnvInfo for a registered gymnasium id nobody catalogued (catalogued=False)."""
-    from lesr_local.envs.make import MakePlan, make_from_plan
-
     plan = MakePlan(env_id, env_id, obs_keys, dict(make_kwargs or {}))
     env = make_from_plan(plan)
     try:
-        return _describe(env, env_id, seed)
+        return _describe(env, env_id, seed, observation_keys(env.env.observation_space, obs_keys))
     finally:
         env.close()
 
 
-def _describe(env: Any, env_id: str, seed: int) -> EnvInfo:
+def _describe(env: Any, env_id: str, seed: int, keys: tuple[str, ...]) -> EnvInfo:
+    """`keys`: the dict-observation flattening order of the (flattened) env; () for a Box."""
     from gymnasium import spaces
-
-    from lesr_local.errors import BadInput
 
     if not isinstance(env.action_space, spaces.Box):
         raise BadInput(f"{env_id} has a {type(env.action_space).__name__} action space; "
                        "TD3 needs continuous (Box) actions")
     state_dim = int(np.prod(env.observation_space.shape))
-    keys: tuple[str, ...] = env.obs_keys or ()
     found = find_mujoco(env)
     sources: list[Source] = []
     if found is not None:

@@ -1,26 +1,22 @@
 """The env catalogue: hand-written descriptions for the paper's envs, auto-description for the rest.
 
-`get_env_info` never needs gymnasium for a catalogued id (pure data); other ids are described from
-their MuJoCo model (lesr_local.envs.autodescribe), optionally completed by a TOML file (--env-spec).
+`get_env_info` never needs gymnasium for a catalogued id (pure data, lesr_local.envs.entries); other
+ids are described from their MuJoCo model (lesr_local.envs.autodescribe), optionally completed by a
+TOML file (--env-spec, lesr_local.envs.spec_file).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 
+from lesr_local.envs.autodescribe import describe_env
+from lesr_local.envs.entries import CATALOGUE
+from lesr_local.envs.ids import VERSION, alias_of, resolve_env_id
 from lesr_local.envs.info import DimInfo, EnvInfo
-from lesr_local.envs.specs import adroit, antmaze, fetch, mujoco_locomotion
+from lesr_local.envs.registry import all_gym_ids, gym_registry
+from lesr_local.envs.spec_file import info_from_spec_file
 
-__all__ = ["CATALOGUE", "DimInfo", "EnvInfo", "get_env_info", "list_envs"]
-
-# Order = `lesr envs` order: the paper's MuJoCo envs, then Gym-Robotics, then extras.
-CATALOGUE: dict[str, Callable[[], EnvInfo]] = {
-    **mujoco_locomotion.ENTRIES,
-    **antmaze.ENTRIES,
-    **fetch.ENTRIES,
-    **adroit.ENTRIES,
-}
+__all__ = ["CATALOGUE", "DimInfo", "EnvInfo", "get_env_info", "list_envs", "other_mujoco_ids"]
 
 
 def get_env_info(env_id: str, env_spec: str | None = None) -> EnvInfo:
@@ -29,17 +25,11 @@ def get_env_info(env_id: str, env_spec: str | None = None) -> EnvInfo:
     With `env_spec` (a TOML path) the file names the gymnasium id and overrides / completes dims.
     """
     if env_spec:
-        from lesr_local.envs.spec_file import info_from_spec_file
-
         return info_from_spec_file(env_spec, env_id)
-    from lesr_local.envs.ids import resolve_env_id
-
     canonical = resolve_env_id(env_id)
     if canonical in CATALOGUE:
         return CATALOGUE[canonical]()
     if canonical not in _AUTO_CACHE:  # describing makes and steps the env: do it once per process
-        from lesr_local.envs.autodescribe import describe_env
-
         _AUTO_CACHE[canonical] = describe_env(canonical)
     return copy.deepcopy(_AUTO_CACHE[canonical])  # callers may edit their copy
 
@@ -55,9 +45,6 @@ def list_envs() -> list[EnvInfo]:
 def other_mujoco_ids() -> list[str]:
     """Registered gymnasium ids that are MuJoCo-based but not catalogued, latest version of each
     (they work through auto-description). Imports gymnasium and gymnasium-robotics."""
-    from lesr_local.envs.ids import _VERSION, alias_of
-    from lesr_local.envs.registry import all_gym_ids, gym_registry
-
     latest: dict[str, tuple[int, str]] = {}
     registry = gym_registry()
     for env_id in all_gym_ids():
@@ -66,7 +53,7 @@ def other_mujoco_ids() -> list[str]:
             continue
         if alias_of(env_id) is not None or "mujoco_py" in entry:
             continue  # catalogued (or an older id of one); mujoco-py envs need a library we lack
-        match = _VERSION.match(env_id)
+        match = VERSION.match(env_id)
         base, version = (match.group("base"), int(match.group("version"))) if match else (env_id, 0)
         if base not in latest or version > latest[base][0]:
             latest[base] = (version, env_id)

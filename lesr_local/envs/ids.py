@@ -5,14 +5,14 @@ from __future__ import annotations
 import difflib
 import re
 
+from lesr_local.envs.entries import CATALOGUE
+from lesr_local.envs.registry import all_gym_ids, ensure_registered
 from lesr_local.errors import BadInput
 
-_VERSION = re.compile(r"^(?P<base>.+)-v(?P<version>\d+)$")
+VERSION = re.compile(r"^(?P<base>.+)-v(?P<version>\d+)$")  # "Hopper-v5": base "Hopper", version 5
 
 
 def catalogued_ids() -> list[str]:
-    from lesr_local.envs.catalogue import CATALOGUE
-
     return list(CATALOGUE)
 
 
@@ -30,10 +30,10 @@ def alias_of(env_id: str) -> str | None:
     ids = catalogued_ids()
     if env_id in ids:
         return env_id
-    match = _VERSION.match(env_id)
+    match = VERSION.match(env_id)
     base, version = (match.group("base"), int(match.group("version"))) if match else (env_id, None)
     for cat in ids:
-        cat_match = _VERSION.match(cat)
+        cat_match = VERSION.match(cat)
         assert cat_match is not None  # catalogued ids always carry a version
         if _norm(cat_match.group("base")) == _norm(base) and (
             version is None or version <= int(cat_match.group("version"))
@@ -53,8 +53,6 @@ def resolve_env_id(env_id: str) -> str:
     alias = alias_of(env_id)
     if alias is not None:
         return alias
-    from lesr_local.envs.registry import all_gym_ids, ensure_registered
-
     if ensure_registered(env_id):
         return env_id
     candidates = catalogued_ids() + [i for i in all_gym_ids() if i not in catalogued_ids()]

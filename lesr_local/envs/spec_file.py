@@ -30,7 +30,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lesr_local.envs.autodescribe import describe_env
+from lesr_local.envs.entries import CATALOGUE
+from lesr_local.envs.ids import alias_of
 from lesr_local.envs.info import DimInfo, EnvInfo
+from lesr_local.envs.registry import ensure_registered
 from lesr_local.errors import BadInput
 
 _KNOWN_KEYS = {
@@ -153,7 +157,7 @@ def prepare(spec: EnvSpecFile) -> None:
         except Exception as exc:  # noqa: BLE001 - user code: any failure is bad input, one line
             raise BadInput(f"{spec.path}: cannot import module {spec.module!r}: {type(exc).__name__}: {exc}") from None
     if spec.entry_point:
-        import gymnasium
+        import gymnasium  # here, not at the top: reading a spec file must not load a simulator
 
         if spec.gym_id not in gymnasium.registry:
             gymnasium.register(spec.gym_id, entry_point=spec.entry_point,
@@ -185,10 +189,6 @@ def resolve_spec(spec: EnvSpecFile) -> bool:
     """Prepare the spec's env and normalise it in place: gym_id becomes canonical (old ids mapped);
     a catalogued env keeps its catalogue build options unless the file overrides them. Returns True
     when the env is exactly a catalogued one (same build), so the catalogue text applies as is."""
-    from lesr_local.envs.catalogue import CATALOGUE
-    from lesr_local.envs.ids import alias_of
-    from lesr_local.envs.registry import ensure_registered
-
     prepare(spec)
     canonical = alias_of(spec.gym_id)
     if canonical is None:
@@ -205,11 +205,8 @@ def resolve_spec(spec: EnvSpecFile) -> bool:
 
 
 def _base_info(spec: EnvSpecFile) -> EnvInfo:
-    from lesr_local.envs.catalogue import CATALOGUE
-    from lesr_local.envs.ids import alias_of
-
     if resolve_spec(spec):
-        return CATALOGUE[alias_of(spec.gym_id)]()  # type: ignore[index]
-    from lesr_local.envs.autodescribe import describe_env
-
+        canonical = alias_of(spec.gym_id)
+        assert canonical is not None  # resolve_spec found it in the catalogue
+        return CATALOGUE[canonical]()
     return describe_env(spec.gym_id, spec.make_kwargs, spec.obs_keys)

@@ -17,9 +17,18 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from lesr_local.config import RunConfig
-from lesr_local.errors import EXIT_OK, LesrError
+from lesr_local.envs.catalogue import get_env_info
+from lesr_local.errors import EXIT_OK, BadInput, LesrError
+from lesr_local.llm.discovery import resolve_model
+from lesr_local.procs import has_terminal
+from lesr_local.store.db import Store
+from lesr_local.tui.screens.candidate_detail import CandidateDetailScreen
+from lesr_local.tui.screens.history import HistoryScreen
 from lesr_local.tui.screens.live_run import LiveRunScreen
 from lesr_local.tui.screens.main_menu import MainMenuScreen
+from lesr_local.tui.screens.models import ModelsScreen
+from lesr_local.tui.screens.new_run import NewRunScreen
+from lesr_local.tui.screens.run_detail import RunDetailScreen
 from lesr_local.tui.session import RunSession
 
 PUMP_INTERVAL_S = 0.05
@@ -27,6 +36,8 @@ STOP_WAIT_S = 120.0
 
 
 class LesrApp(App[int]):
+    """The app; it is also the AppServices (lesr_local.tui.services) it hands to every screen."""
+
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "lesr-local"
     SUB_TITLE = "LESR on your machine"
@@ -42,18 +53,16 @@ class LesrApp(App[int]):
         self.sessions: list[RunSession] = []
         self.primary_session: RunSession | None = None
         self._live_request = (live_config, resume_run_id)
-        self._store: Any = None
+        self._store: Store | None = None
         self._announced: set[int] = set()
         self._stopping = False
 
     # ------------------------------------------------------------------ shared services
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         """The workspace's run store (opened on first use, from the UI thread)."""
         if self._store is None:
-            from lesr_local.store.db import Store
-
             self._store = Store(self.home)
         return self._store
 
@@ -63,7 +72,7 @@ class LesrApp(App[int]):
     # ------------------------------------------------------------------ lifecycle
 
     def on_mount(self) -> None:
-        self.push_screen(MainMenuScreen())
+        self.push_screen(MainMenuScreen(self))
         config, resume_run_id = self._live_request
         if config is not None:
             self.primary_session = self.start_run(config)
@@ -123,11 +132,28 @@ class LesrApp(App[int]):
     def show_session(self, session: RunSession) -> None:
         if isinstance(self.screen, LiveRunScreen) and self.screen.session is session:
             return
-        self.push_screen(LiveRunScreen(session, preview=self.preview))
+        self.push_screen(LiveRunScreen(self, session, preview=self.preview))
 
-    def leave_live_screen(self, screen: LiveRunScreen) -> None:
+    def leave_live_screen(self, screen: Screen[Any]) -> None:
         if self.screen is screen and len(self.screen_stack) > 2:
             self.pop_screen()
+
+    # ------------------------------------------------------------------ navigation
+
+    def open_new_run(self) -> None:
+        self.push_screen(NewRunScreen(self))
+
+    def open_history(self) -> None:
+        self.push_screen(HistoryScreen(self))
+
+    def open_models(self) -> None:
+        self.push_screen(ModelsScreen())
+
+    def open_run(self, run_id: str) -> None:
+        self.push_screen(RunDetailScreen(self, run_id))
+
+    def open_candidate(self, run_id: str, candidate_id: str) -> None:
+        self.push_screen(CandidateDetailScreen(self, run_id, candidate_id))
 
     # ------------------------------------------------------------------ quitting
 
@@ -164,9 +190,6 @@ class LesrApp(App[int]):
 
 def require_terminal() -> None:
     """BadInput (one line, exit 2) when stdin/stderr is not a terminal: the app would have nothing to draw on."""
-    from lesr_local.errors import BadInput
-    from lesr_local.procs import has_terminal
-
     if not has_terminal():
         raise BadInput("the lesr app needs an interactive terminal (no TTY here); "
                        "use `lesr run --headless` or the other sub-commands in scripts")
@@ -175,19 +198,12 @@ def require_terminal() -> None:
 def check_startable(config: RunConfig | None, home: Path, resume_run_id: str | None) -> None:
     """Fail before the app opens (one line, exit 2) on what the engine would refuse at once:
     an unknown env or model, an unknown or finished run to resume."""
-    from lesr_local.errors import BadInput
-
     if config is not None:
-        from lesr_local.envs.catalogue import get_env_info
-        from lesr_local.llm.discovery import resolve_model
-
         get_env_info(config.env_id, config.env_spec)
         resolve_model(config.llm.model)
         return
     if resume_run_id is None:
         raise BadInput("run_live needs a config or a run id to resume")
-    from lesr_local.store.db import Store
-
     store = Store(home)
     try:
         run = store.get_run(resume_run_id)

@@ -19,6 +19,8 @@ from typing import Any
 from lesr_local.config import RunConfig
 from lesr_local.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, LesrError
 from lesr_local.search import events as ev
+from lesr_local.search.engine import SearchEngine
+from lesr_local.store.db import Store
 
 LLM_TEXT_LIMIT = 200_000
 UNSETTLED = ("pending", "writing", "accepted", "repairing", "running")
@@ -244,9 +246,6 @@ class RunSession:
 
     def _run(self) -> None:
         try:
-            from lesr_local.search.engine import SearchEngine
-            from lesr_local.store.db import Store
-
             engine = SearchEngine(Store(self.home), self.sink, self.cancel_event)
             if self.resume_run_id is not None:
                 self.result = engine.resume(self.resume_run_id)

@@ -4,7 +4,7 @@ analysis, its learning curve against the baseline's, and the rendered video's pa
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.syntax import Syntax
 from rich.text import Text
@@ -14,13 +14,13 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from lesr_local.envs.catalogue import get_env_info
 from lesr_local.errors import LesrError
+from lesr_local.plots import metric_label
 from lesr_local.tui.format import fmt_delta, fmt_duration, fmt_score, status_text
+from lesr_local.tui.services import AppServices
 from lesr_local.tui.tabs import switch_tab
 from lesr_local.tui.widgets.charts import CurvesPlot, LipschitzChart
-
-if TYPE_CHECKING:
-    from lesr_local.tui.app import LesrApp
 
 
 def dim_names(record: Any, env_id: str, env_spec: str | None) -> list[str]:
@@ -30,8 +30,6 @@ def dim_names(record: Any, env_id: str, env_spec: str | None) -> list[str]:
         return list(record.dim_names)[:count]
     names: list[str] = []
     try:
-        from lesr_local.envs.catalogue import get_env_info
-
         info = get_env_info(env_id, env_spec)
         names = [f"s[{d.index}] {d.description}" for d in info.dims]
     except LesrError:
@@ -57,14 +55,11 @@ class CandidateDetailScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, run_id: str, candidate_id: str) -> None:
+    def __init__(self, services: AppServices, run_id: str, candidate_id: str) -> None:
         super().__init__()
+        self.services = services
         self.run_id = run_id
         self.candidate_id = candidate_id
-
-    @property
-    def lesr_app(self) -> LesrApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -81,7 +76,7 @@ class CandidateDetailScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        store = self.lesr_app.store
+        store = self.services.store
         try:
             run = store.get_run(self.run_id)
             cand = store.get_candidate(self.run_id, self.candidate_id)
@@ -150,7 +145,7 @@ class CandidateDetailScreen(Screen[None]):
             series["baseline"] = list(baseline_record.curve)
         series[cand.candidate_id] = list(cand.curve)
         curves = self.query_one(CurvesPlot)
-        curves.ylabel = "success rate" if run.config.get("metric") == "success_rate" else "return"
+        curves.ylabel = metric_label(run)
         curves.set_series(series)
         self.query_one("#code-scroll").focus()
 

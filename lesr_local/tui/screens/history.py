@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,9 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from lesr_local.errors import LesrError
 from lesr_local.procs import pid_alive
 from lesr_local.tui.format import fmt_delta, fmt_score, fmt_time, status_text
-
-if TYPE_CHECKING:
-    from lesr_local.tui.app import LesrApp
+from lesr_local.tui.services import AppServices
 
 RESUMABLE = ("interrupted", "failed", "running")
 
@@ -29,13 +27,10 @@ class HistoryScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, services: AppServices) -> None:
         super().__init__()
+        self.services = services
         self.runs: list[Any] = []
-
-    @property
-    def lesr_app(self) -> LesrApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -59,7 +54,7 @@ class HistoryScreen(Screen[None]):
         table = self.query_one("#runs-table", DataTable)
         hint = self.query_one("#history-hint", Static)
         try:
-            self.runs = self.lesr_app.store.list_runs()
+            self.runs = self.services.store.list_runs()
         except LesrError as exc:
             hint.update(Text(str(exc), style="red"))
             return
@@ -67,7 +62,7 @@ class HistoryScreen(Screen[None]):
         table.clear()
         for run in self.runs:
             status = run.status
-            if status == "running" and not self.lesr_app.is_live(run.run_id) and not pid_alive(run.owner_pid):
+            if status == "running" and not self.services.is_live(run.run_id) and not pid_alive(run.owner_pid):
                 status = "interrupted"
             table.add_row(
                 run.run_id, run.env_id, status_text(status), Text(fmt_score(run.best_score), justify="right"),
@@ -92,12 +87,10 @@ class HistoryScreen(Screen[None]):
     def action_open(self) -> None:
         run = self._selected()
         if run is not None:
-            from lesr_local.tui.screens.run_detail import RunDetailScreen
-
-            self.app.push_screen(RunDetailScreen(run.run_id))
+            self.services.open_run(run.run_id)
 
     def action_resume(self) -> None:
         run = self._selected()
         if run is not None:
-            self.lesr_app.resume_run(run.run_id)
+            self.services.resume_run(run.run_id)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -13,17 +13,18 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, Static, TabbedContent, TabPane
 
+from lesr_local.errors import LesrError
+from lesr_local.render.frames import render_frames
 from lesr_local.search import events as ev
+from lesr_local.store.db import Store
 from lesr_local.tui.format import fmt_duration, fmt_score, relative_improvement
+from lesr_local.tui.services import AppServices
 from lesr_local.tui.session import CandidateLive, RunSession, event_log_line, llm_phase
 from lesr_local.tui.tabs import switch_tab
 from lesr_local.tui.widgets.candidates_table import CandidatesTable
 from lesr_local.tui.widgets.charts import CurvesPlot
 from lesr_local.tui.widgets.frame_view import FrameView
 from lesr_local.tui.widgets.llm_stream import LLMStream
-
-if TYPE_CHECKING:
-    from lesr_local.tui.app import LesrApp
 
 PREVIEW_EVERY_S = 8.0
 LOG_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
@@ -41,8 +42,9 @@ class LiveRunScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, session: RunSession, preview: bool = True) -> None:
+    def __init__(self, services: AppServices, session: RunSession, preview: bool = True) -> None:
         super().__init__()
+        self.services = services
         self.session = session
         self.preview_enabled = preview
         self._preview_key: tuple[str | None, str | None] | None = None
@@ -50,10 +52,6 @@ class LiveRunScreen(Screen[None]):
         self._showing_policy = False
         self._previewing = False
         self.ready = False  # set once on_mount caught up with the session's state
-
-    @property
-    def lesr_app(self) -> LesrApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -211,16 +209,11 @@ class LiveRunScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="preview")
     def render_preview(self, env_id: str, run_id: str | None, best_id: str | None, env_spec: str | None,
                        width: int, height: int) -> None:
-        from lesr_local.errors import LesrError
-        from lesr_local.render.frames import render_frames
-
         policy_path: str | None = None
         code: str | None = None
         label = "random actions"
         if run_id and best_id:
             try:
-                from lesr_local.store.db import Store
-
                 with Store(self.session.home) as store:
                     record = store.find_candidate(run_id, best_id)
             except LesrError:
@@ -276,5 +269,5 @@ class LiveRunScreen(Screen[None]):
     def action_background(self) -> None:
         if self.session.running:
             self.notify("the run goes on in the background; open it again from the main menu")
-        self.lesr_app.leave_live_screen(self)
+        self.services.leave_live_screen(self)
 

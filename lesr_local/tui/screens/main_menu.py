@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -11,8 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-if TYPE_CHECKING:
-    from lesr_local.tui.app import LesrApp
+from lesr_local.tui.services import AppServices
 
 BANNER = "L E S R · local"
 TAGLINE = "A local LLM writes state features and intrinsic rewards; TD3 on MuJoCo judges them."
@@ -26,9 +23,9 @@ class MainMenuScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    @property
-    def lesr_app(self) -> LesrApp:
-        return self.app  # type: ignore[return-value]
+    def __init__(self, services: AppServices) -> None:
+        super().__init__()
+        self.services = services
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -45,7 +42,7 @@ class MainMenuScreen(Screen[None]):
             Option("History      past runs, candidates, resume", id="history"),
             Option("Models       local GGUF models", id="models"),
         ]
-        for index, session in enumerate(self.lesr_app.sessions):
+        for index, session in enumerate(self.services.sessions):
             status = session.state.status
             options.append(Option(f"Live run     {session.title} · {status}", id=f"live-{index}"))
         return options
@@ -66,18 +63,12 @@ class MainMenuScreen(Screen[None]):
             self.action_open(message.option.id)
 
     def action_open(self, target: str) -> None:
-        app = self.lesr_app
+        services = self.services
         if target == "new":
-            from lesr_local.tui.screens.new_run import NewRunScreen
-
-            app.push_screen(NewRunScreen())
+            services.open_new_run()
         elif target == "history":
-            from lesr_local.tui.screens.history import HistoryScreen
-
-            app.push_screen(HistoryScreen())
+            services.open_history()
         elif target == "models":
-            from lesr_local.tui.screens.models import ModelsScreen
-
-            app.push_screen(ModelsScreen())
+            services.open_models()
         elif target.startswith("live-"):
-            app.show_session(app.sessions[int(target.removeprefix("live-"))])
+            services.show_session(services.sessions[int(target.removeprefix("live-"))])

@@ -12,6 +12,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from lesr_local.errors import LesrError
+from lesr_local.llm.discovery import discover_models
 from lesr_local.tui.format import fmt_bytes, fmt_count
 from lesr_local.workspace import PROJECT_ROOT
 
@@ -70,9 +72,6 @@ class ModelsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="discovery")
     def discover(self) -> None:
-        from lesr_local.errors import LesrError
-        from lesr_local.llm.discovery import discover_models
-
         try:
             models = discover_models()
         except LesrError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -29,12 +29,12 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from lesr_local.config import PRESETS, RunConfig, preset, with_overrides
+from lesr_local.envs.catalogue import get_env_info, list_envs
 from lesr_local.errors import LesrError
+from lesr_local.llm import discovery
 from lesr_local.tui.format import fmt_bytes, fmt_count
+from lesr_local.tui.services import AppServices
 from lesr_local.tui.tabs import switch_tab
-
-if TYPE_CHECKING:
-    from lesr_local.tui.app import LesrApp
 
 
 @dataclass(frozen=True)
@@ -91,17 +91,14 @@ class NewRunScreen(Screen[None]):
         Binding("f3", "tab('tab-settings')", "Settings", show=False),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, services: AppServices) -> None:
         super().__init__()
+        self.services = services
         self.envs: list[Any] = []
         self.env_id: str | None = None
         self.models: list[Any] = []
         self.model_index: int | None = None
         self.preset_name = "quick"
-
-    @property
-    def lesr_app(self) -> LesrApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -152,8 +149,6 @@ class NewRunScreen(Screen[None]):
         self.query_one("#env-search", Input).focus()
 
     def _load_envs(self) -> None:
-        from lesr_local.envs.catalogue import list_envs
-
         try:
             self.envs = list_envs()
         except LesrError as exc:
@@ -236,8 +231,6 @@ class NewRunScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="describe-env")
     def describe_env(self, env_id: str) -> None:
-        from lesr_local.envs.catalogue import get_env_info
-
         try:
             info = get_env_info(env_id)
         except LesrError as exc:
@@ -271,10 +264,8 @@ class NewRunScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="discovery")
     def discover_models(self) -> None:
-        from lesr_local.llm.discovery import discover_models
-
         try:
-            models = discover_models()
+            models = discovery.discover_models()
         except LesrError as exc:
             self.app.call_from_thread(self._models_error, str(exc))
             return
@@ -388,4 +379,4 @@ class NewRunScreen(Screen[None]):
         except LesrError as exc:
             self.notify(str(exc), title="Cannot start", severity="error")
             return
-        self.lesr_app.start_run(config, replace=self)
+        self.services.start_run(config, replace=self)

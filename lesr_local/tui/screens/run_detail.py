@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.syntax import Syntax
 from rich.text import Text
@@ -14,9 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from lesr_local.errors import LesrError
 from lesr_local.tui.format import fmt_delta, fmt_duration, fmt_mean_std, fmt_score, fmt_time, status_text
-
-if TYPE_CHECKING:
-    from lesr_local.tui.app import LesrApp
+from lesr_local.tui.services import AppServices
 
 
 def final_lines(summary: dict[str, Any] | None) -> list[Text]:
@@ -47,15 +45,12 @@ class RunDetailScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, services: AppServices, run_id: str) -> None:
         super().__init__()
+        self.services = services
         self.run_id = run_id
         self.run: Any = None
         self.candidates: list[Any] = []
-
-    @property
-    def lesr_app(self) -> LesrApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -83,7 +78,7 @@ class RunDetailScreen(Screen[None]):
         self.reload()
 
     def reload(self) -> None:
-        store = self.lesr_app.store
+        store = self.services.store
         try:
             self.run = store.get_run(self.run_id)
             self.candidates = store.list_candidates(self.run_id)
@@ -149,15 +144,13 @@ class RunDetailScreen(Screen[None]):
     def action_open_candidate(self) -> None:
         table = self.query_one("#run-candidates-table", DataTable)
         if self.candidates and 0 <= table.cursor_row < len(self.candidates):
-            from lesr_local.tui.screens.candidate_detail import CandidateDetailScreen
-
-            self.app.push_screen(CandidateDetailScreen(self.run_id, self.candidates[table.cursor_row].candidate_id))
+            self.services.open_candidate(self.run_id, self.candidates[table.cursor_row].candidate_id)
 
     def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
         self.action_open_candidate()
 
     def action_resume(self) -> None:
-        self.lesr_app.resume_run(self.run_id)
+        self.services.resume_run(self.run_id)
 
 
 def ablation_text(records: list[Any]) -> Text:
