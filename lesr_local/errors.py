@@ -9,6 +9,18 @@ EXIT_RUN_FAILED = 3
 EXIT_INTERRUPTED = 130
 
 
+def one_line(text: object, limit: int = 300) -> str:
+    """Any text as one line of at most `limit` characters (reasons shown to users and to the LLM)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def describe_exception(exc: BaseException, limit: int = 160) -> str:
+    """`TypeName: message` on one line (just the type name when there is no message)."""
+    text = one_line(exc, limit)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class LesrError(Exception):
     """Base class: `str(err)` is shown to the user as one line; `exit_code` is the process status."""
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from lesr_local.errors import BadInput, RunFailed
+from lesr_local.errors import BadInput, RunFailed, describe_exception
 from lesr_local.rl.checkpoint import CHECKPOINT, checkpoint_path
 from lesr_local.rl.spec import TrainSpec
 from lesr_local.rl.worker import THREAD_ENV, checkpoint_max_bytes
@@ -108,7 +108,7 @@ def serve_checkpoint_bench_stream(stdin: BinaryIO, out: IO[bytes]) -> int:
         _fill_and_checkpoint(job["env_id"], int(job["rows"]), out)
     except BaseException as exc:  # noqa: BLE001 - one line to the parent
         with contextlib.suppress(OSError):
-            protocol.send(out, "failed", reason=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+            protocol.send(out, "failed", reason=describe_exception(exc, 300))
     return 0
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from lesr_local.config import EvalConfig, TD3Config
-from lesr_local.errors import BadInput, RunFailed
+from lesr_local.errors import BadInput, RunFailed, describe_exception
 from lesr_local.rl.worker import THREAD_ENV
 from lesr_local.sandbox import protocol
 from lesr_local.sandbox.protocol import INT, LIST, NUM, STR, MessageSpec, ProtocolError, Schema, optional
@@ -187,7 +187,7 @@ def serve_reference_stream(stdin: BinaryIO, out: IO[bytes]) -> int:
         result = _reference(job["env_id"], job["total"], job.get("source"))
         protocol.send(out, "result", **asdict(result))
     except BaseException as exc:  # noqa: BLE001 - report one line to the parent
-        protocol.send(out, "failed", reason=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+        protocol.send(out, "failed", reason=describe_exception(exc, 300))
     return 0
 
 

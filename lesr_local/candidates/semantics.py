@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from lesr_local.sandbox.restricted import CandidateFunctions, describe_exception
+from lesr_local.errors import describe_exception
+from lesr_local.sandbox.restricted import CandidateFunctions
 
 REWARD_BOUND = 100.0
 DEFAULT_CALL_BUDGET_MS = 1.0

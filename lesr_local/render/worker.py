@@ -24,7 +24,7 @@ from typing import IO, Any, BinaryIO
 
 import numpy as np
 
-from lesr_local.errors import BadInput, LesrError
+from lesr_local.errors import BadInput, LesrError, describe_exception, one_line
 from lesr_local.sandbox import protocol
 from lesr_local.sandbox.limits import SandboxLimits, apply_limits
 from lesr_local.sandbox.protocol import DICT, INT, LIST, NUM, STR, Message, MessageSpec, ProtocolError, Schema
@@ -133,7 +133,7 @@ def run_render_job(
                                        fps=float(message["fps"]))
                 break
             else:
-                failure = " ".join(str(message["reason"]).split())[:300]
+                failure = one_line(message["reason"])
                 break
         worker.wait(5)
         tail = next((line for line in reversed(worker.stderr_tail) if line.strip()), None)
@@ -258,9 +258,7 @@ def serve_stream(stdin: BinaryIO, out: IO[bytes]) -> int:
             message = protocol.receive(stdin, JOB_SCHEMA)
         summary = _rollout(job, policy_bytes, out)
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent as one line
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
-        if isinstance(exc, LesrError):
-            reason = str(exc)
+        reason = str(exc) if isinstance(exc, LesrError) else describe_exception(exc, 1000)
         with contextlib.suppress(OSError):
             protocol.send(out, "failed", reason=reason[:1000])
         return 1

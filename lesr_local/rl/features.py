@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lesr_local.errors import one_line
+
 REWARD_BOUND = 100.0  # the same bound the semantic check applies
 SOURCE_RTOL, SOURCE_ATOL = 1e-5, 1e-6
 SOURCE_CHECK_FIRST = 200  # compare F(s)[:D] with s on the first calls ...
@@ -35,7 +37,7 @@ class CandidateError(Exception):
 
 
 def _raised(function: str, exc: BaseException, where: str) -> CandidateError:
-    text = " ".join(str(exc).split())[:200]
+    text = one_line(exc, 200)
     detail = f": {text}" if text else ""
     return CandidateError(f"{function} raised {type(exc).__name__} {where}{detail}")
 

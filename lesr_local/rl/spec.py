@@ -75,6 +75,14 @@ __all__ = ["OBSERVATIONS", "SHAPINGS", "TrainProgress", "TrainResult", "TrainSpe
 OBSERVATIONS = ("features", "raw")
 
 
+def failed_result(status: str, reason: str, *, steps: int = 0, seconds: float = 0.0,
+                  feature_dim: int = 0) -> TrainResult:
+    """A TrainResult for a training that did not finish (the one place such results are built)."""
+    return TrainResult(status=status, reason=reason, score=None, curve=[], lipschitz=None,
+                       feature_dim=feature_dim, steps=steps, seconds=seconds, steps_per_s=0.0,
+                       updates_per_s=0.0, policy_path=None)
+
+
 def buffer_rows(spec: TrainSpec) -> int:
     """Replay rows: the run's steps (every transition fits), at most Fujimoto's million."""
     return max(1, min(spec.steps, MAX_BUFFER_ROWS))

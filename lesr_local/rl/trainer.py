@@ -27,7 +27,15 @@ from lesr_local.rl.evaluation import Evaluator
 from lesr_local.rl.features import CandidateError, Features
 from lesr_local.rl.lipschitz import LipschitzEMA, episode_lipschitz
 from lesr_local.rl.policy_io import PolicyMeta, policy_file, to_torch
-from lesr_local.rl.spec import OBSERVATIONS, SHAPINGS, TrainProgress, TrainResult, TrainSpec, buffer_rows
+from lesr_local.rl.spec import (
+    OBSERVATIONS,
+    SHAPINGS,
+    TrainProgress,
+    TrainResult,
+    TrainSpec,
+    buffer_rows,
+    failed_result,
+)
 from lesr_local.rl.td3 import TD3
 from lesr_local.sandbox.tensorfile import pack
 
@@ -310,8 +318,7 @@ def train(
     try:
         trainer = Trainer(spec, features, on_progress, files)
     except CandidateError as exc:
-        return TrainResult("failed", str(exc), None, [], None, features.feature_dim or 0, 0, 0.0, 0.0, 0.0,
-                           None)
+        return failed_result("failed", str(exc), feature_dim=features.feature_dim or 0)
     try:
         return trainer.run(should_stop)
     finally:

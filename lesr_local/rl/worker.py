@@ -23,12 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from lesr_local.errors import describe_exception, one_line
 from lesr_local.rl.checkpoint import CHECKPOINT, POLICY, checkpoint_path, has_checkpoint
 from lesr_local.rl.spec import (
     TrainProgress,
     TrainResult,
     TrainSpec,
     buffer_rows,
+    failed_result,
     spec_from_json,
     spec_to_json,
 )
@@ -212,7 +214,7 @@ class _Supervision:
         elif message.type == "result":
             return self._result_from(message)
         elif message.type == "failed":
-            return self._failed("failed", _one_line(message["reason"]))
+            return self._failed("failed", one_line(message["reason"]))
         return None  # "walls": informational
 
     def _result_from(self, message: Message) -> TrainResult:
@@ -226,7 +228,7 @@ class _Supervision:
         except (TypeError, ValueError):
             raise ProtocolError("training worker sent a malformed curve or Lipschitz list") from None
         if fields.get("reason") is not None:
-            fields["reason"] = _one_line(fields["reason"])
+            fields["reason"] = one_line(fields["reason"])
         # The policy path is ours: set only if we received and wrote the policy file ourselves.
         written = self.files.written.get(POLICY)
         fields["policy_path"] = str(written) if written is not None else None
@@ -238,14 +240,6 @@ class _Supervision:
         return failed_result(status, reason, steps=self.last_step, seconds=time.perf_counter() - self.started)
 
 
-def failed_result(status: str, reason: str, *, steps: int = 0, seconds: float = 0.0,
-                  feature_dim: int = 0) -> TrainResult:
-    """A TrainResult for a training that did not finish (the one place such results are built)."""
-    return TrainResult(status=status, reason=reason, score=None, curve=[], lipschitz=None,
-                       feature_dim=feature_dim, steps=steps, seconds=seconds, steps_per_s=0.0,
-                       updates_per_s=0.0, policy_path=None)
-
-
 def _progress_from(message: Message) -> TrainProgress:
     fields = {k: v for k, v in message.header.items() if k != "type"}
     evaluation = fields.get("evaluation")
@@ -254,10 +248,6 @@ def _progress_from(message: Message) -> TrainProgress:
             raise ProtocolError("training worker sent a malformed evaluation")
         fields["evaluation"] = (int(evaluation[0]), float(evaluation[1]))
     return TrainProgress(**fields)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())[:500]
 
 
 # -- the child ---------------------------------------------------------------------------------
@@ -300,8 +290,7 @@ def serve_stream(stdin: BinaryIO, out: IO[bytes]) -> int:
     except MemoryError:
         _send(out, "failed", reason="training worker ran out of memory (sandbox limit)")
     except BaseException as exc:  # noqa: BLE001 - the parent must always get a one-line reason
-        text = " ".join(str(exc).split())[:300]
-        _send(out, "failed", reason=f"training worker error: {type(exc).__name__}: {text}")
+        _send(out, "failed", reason=f"training worker error: {describe_exception(exc, 300)}")
     return 0
 
 

@@ -33,7 +33,7 @@ from lesr_local.candidates.allowlists import (
     SAFE_BUILTIN_NAMES,
 )
 from lesr_local.candidates.policy import check_policy, strip_annotations
-from lesr_local.errors import BadInput
+from lesr_local.errors import BadInput, describe_exception
 from lesr_local.sandbox.limits import is_sandboxed
 
 
@@ -149,11 +149,3 @@ def load_candidate(source: str) -> CandidateFunctions:
             raise CandidateRejected(f"`{name}` must be a function defined with def")
         funcs.append(func)
     return CandidateFunctions(revise_state=funcs[0], intrinsic_reward=funcs[1])
-
-
-def describe_exception(exc: BaseException) -> str:
-    """`TypeName: message` on one line, capped so it fits in a prompt."""
-    text = " ".join(str(exc).split())
-    if len(text) > 160:
-        text = text[:157] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from lesr_local.envs.info import EnvInfo
     from lesr_local.llm.discovery import ModelInfo
 
-RESUMABLE = ("interrupted", "failed", "running")
 STOP_GRACE_S = 20.0
 
 

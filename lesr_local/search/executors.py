@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol
 
+from lesr_local.errors import describe_exception
 from lesr_local.procs import cpu_count as usable_cores
 
 if TYPE_CHECKING:
@@ -56,21 +57,16 @@ class LocalProcessExecutor:
 
 def _train(spec: TrainSpec, on_progress: ProgressCallback | None, cancel: threading.Event | None,
            on_start: StartCallback | None, on_pid: PidCallback | None = None) -> TrainResult:
-    from lesr_local.rl.spec import TrainResult
+    from lesr_local.rl.spec import failed_result
     from lesr_local.rl.worker import run_training
 
     started = time.monotonic()
     try:
         if cancel is not None and cancel.is_set():
-            return TrainResult(status="cancelled", reason="cancelled before it started", score=None, curve=[],
-                               lipschitz=None, feature_dim=0, steps=0, seconds=0.0, steps_per_s=0.0,
-                               updates_per_s=0.0, policy_path=None)
+            return failed_result("cancelled", "cancelled before it started")
         if on_start is not None:
             on_start()
         return run_training(spec, on_progress=on_progress, cancel=cancel, on_pid=on_pid)
     except Exception as exc:  # noqa: BLE001 - a broken worker fails its candidate, not the run
-        return TrainResult(
-            status="failed", reason=f"worker error: {type(exc).__name__}: {exc}", score=None, curve=[],
-            lipschitz=None, feature_dim=0, steps=0, seconds=time.monotonic() - started, steps_per_s=0.0,
-            updates_per_s=0.0, policy_path=None,
-        )
+        return failed_result("failed", f"worker error: {describe_exception(exc)}",
+                             seconds=time.monotonic() - started)

@@ -15,8 +15,6 @@ from lesr_local.procs import pid_alive
 from lesr_local.tui.format import fmt_delta, fmt_score, fmt_time, status_text
 from lesr_local.tui.services import AppServices
 
-RESUMABLE = ("interrupted", "failed", "running")
-
 
 class HistoryScreen(Screen[None]):
     BINDINGS = [
