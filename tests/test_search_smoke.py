@@ -3,8 +3,10 @@ assertions on its JSON summary, store rows, files and the history/show/export/pl
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import math
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -102,14 +104,19 @@ def test_history_show_export_plot(smoke: dict[str, Any], tmp_path: Path) -> None
     out = tmp_path / "best.py"
     exp = run_lesr("export", run_id, "--out", str(out), home=home)
     assert exp.returncode == 0, exp.stderr
-    spec = importlib.util.spec_from_file_location("exported_best", out)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    import numpy as np
-
-    features = module.revise_state(np.zeros(4) + 0.1)
-    assert features.shape[0] > 4
-    assert np.isfinite(float(module.intrinsic_reward(features)))
+    assert "unsandboxed" in out.read_text().lower() or "outside any sandbox" in out.read_text().lower()
+    # The exported module is LLM-written code: run it in a child interpreter, never in this process.
+    probe = ("import importlib.util, json, sys\nimport numpy as np\n"
+             "spec = importlib.util.spec_from_file_location('exported_best', sys.argv[1])\n"
+             "module = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(module)\n"
+             "features = module.revise_state(np.zeros(4) + 0.1)\n"
+             "print(json.dumps({'dim': int(features.shape[0]), "
+             "'reward': float(module.intrinsic_reward(features))}))\n")
+    child = subprocess.run([sys.executable, "-c", probe, str(out)], capture_output=True, text=True, timeout=120,
+                           cwd=tmp_path)
+    assert child.returncode == 0, child.stderr[-2000:]
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    assert result["dim"] > 4 and math.isfinite(result["reward"])
 
 
 def test_ablate_the_smoke_run(smoke: dict[str, Any]) -> None:
