@@ -9,7 +9,6 @@ the visible screen, which updates its widgets in place. Tokens therefore reach t
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -197,27 +196,6 @@ def llm_phase(purpose: str, iteration: int, sample: int) -> str:
     return f"iteration {iteration + 1} · sample {sample + 1} · {purpose}"
 
 
-def ensure_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker with the real stderr.
-
-    While the app runs, sys.stderr is Textual's print capture, whose fileno() is -1; the tracker that
-    multiprocessing ("spawn", used by the training workers) starts on first use passes that fd to its
-    child and fails with "bad value(s) in fds_to_keep". Starting it here, once, with the process's
-    real stderr avoids that; later spawns reuse the running tracker.
-    """
-    from multiprocessing import resource_tracker
-
-    real = sys.__stderr__
-    if real is None:
-        return
-    captured = sys.stderr
-    try:
-        sys.stderr = real
-        resource_tracker.ensure_running()
-    finally:
-        sys.stderr = captured
-
-
 EXIT_BY_STATUS = {"finished": EXIT_OK, "failed": EXIT_RUN_FAILED, "interrupted": EXIT_INTERRUPTED}
 
 
@@ -260,7 +238,6 @@ class RunSession:
     # UI thread -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        ensure_resource_tracker()
         self._thread = threading.Thread(target=self._run, name="lesr-engine", daemon=True)
         self._thread.start()
 
