@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from lesr_local.llm.discovery import ModelInfo
 from lesr_local.llm.gguf_meta import read_gguf
 from lesr_local.llm.memory import check_memory, effective_n_ctx
 from lesr_local.llm.worker import WorkerConfig, config_dict
+from lesr_local.sandbox.protocol import Channel
 from lesr_local.workspace import PROJECT_ROOT, user_cache_dir
 
 LOAD_TIMEOUT_S = 600.0  # big models on slow disks; a dead worker is noticed at once anyway
@@ -119,7 +119,7 @@ class _Process:
 @dataclass
 class _Worker:
     process: _Process
-    conn: Connection
+    conn: Channel
     info: dict[str, Any]
 
 
@@ -269,7 +269,7 @@ class LLMClient:
             log.close()
             child_sock.close()
         process = _Process(popen)
-        parent_conn = Connection(parent_sock.detach())
+        parent_conn = Channel(parent_sock.detach())
         try:
             message = self._await(parent_conn, process, LOAD_TIMEOUT_S, "loading the model")
         except _WorkerDied as died:
@@ -288,7 +288,7 @@ class LLMClient:
         self.load_seconds = time.perf_counter() - started
         return _Worker(process=process, conn=parent_conn, info=info)
 
-    def _await(self, conn: Connection, process: Any, timeout: float, doing: str) -> tuple[Any, ...]:
+    def _await(self, conn: Channel, process: Any, timeout: float, doing: str) -> tuple[Any, ...]:
         """Next message from the worker; _WorkerDied if it dies (or goes silent past `timeout`)."""
         deadline = time.monotonic() + timeout
         while True:

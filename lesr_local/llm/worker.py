@@ -5,7 +5,7 @@ out-of-memory kill cannot take the engine or the TUI down; the parent (lesr_loca
 restarts it. A plain subprocess rather than multiprocessing "spawn": spawn re-imports the parent's
 __main__ module, which breaks callers whose scripts lack a main guard.
 
-Protocol (tuples over a multiprocessing Connection):
+Protocol (tuples of JSON values in `sandbox.protocol` frames over a socket, no pickle):
   parent -> worker: ("tokenize", text) | ("generate", request dict) | ("cancel",) | ("close",)
   worker -> parent: ("ready", info) | ("tokens", n) | ("token", piece) | ("done", result dict)
                     | ("error", kind, message)      kind: load | too_long | grammar | oom | internal
@@ -25,8 +25,9 @@ import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass
-from multiprocessing.connection import Connection
 from typing import Any
+
+from lesr_local.sandbox.protocol import Channel
 
 DEFAULT_N_BATCH = 512
 
@@ -40,7 +41,7 @@ class WorkerConfig:
     n_batch: int = DEFAULT_N_BATCH
 
 
-def worker_main(conn: Connection, config_dict: dict[str, Any]) -> None:
+def worker_main(conn: Channel, config_dict: dict[str, Any]) -> None:
     """Serve requests until the parent closes the connection (stdout/stderr already go to the log)."""
     config = WorkerConfig(**config_dict)
     print(f"--- llm worker pid {os.getpid()} {time.strftime('%Y-%m-%d %H:%M:%S')}", file=sys.stderr, flush=True)
@@ -59,7 +60,7 @@ def worker_main(conn: Connection, config_dict: dict[str, Any]) -> None:
     server.serve()
 
 
-def _send(conn: Connection, message: tuple[Any, ...]) -> None:
+def _send(conn: Channel, message: tuple[Any, ...]) -> None:
     with contextlib.suppress(OSError, EOFError):
         conn.send(message)
 
@@ -69,7 +70,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Server:
-    def __init__(self, conn: Connection, config: WorkerConfig) -> None:
+    def __init__(self, conn: Channel, config: WorkerConfig) -> None:
         self.conn = conn
         self.config = config
         started = time.perf_counter()
@@ -380,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, required=True, help="inherited socket to the parent")
     parser.add_argument("--config", required=True, help="WorkerConfig as JSON")
     args = parser.parse_args(argv)
-    conn = Connection(args.fd)
+    conn = Channel(args.fd)
     try:
         worker_main(conn, json.loads(args.config))
     finally:

@@ -13,8 +13,11 @@ sockets, so no file descriptor can travel with a message.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import select
+import socket
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -190,3 +193,46 @@ def receive(stream: IO[bytes], schema: Schema) -> Message | None:
     message = Message(header["type"], header, payload)
     schema.validate(message)
     return message
+
+
+# -- a duplex channel of JSON messages (the LLM worker) ----------------------------------------
+
+MESSAGE_SCHEMA = Schema("worker", {"msg": MessageSpec(required={"items": LIST})}, max_string=1_000_000)
+
+
+class Channel:
+    """Tuples of JSON values both ways over one socket, in protocol frames: a drop-in for a
+    multiprocessing Connection (send / recv / poll / close) that never unpickles.
+
+    The socket file is unbuffered, so `poll` (select) sees exactly what `recv` would read."""
+
+    def __init__(self, fd: int, schema: Schema = MESSAGE_SCHEMA) -> None:
+        self._sock = socket.socket(fileno=fd)
+        self._reader = self._sock.makefile("rb", buffering=0)
+        self._writer = self._sock.makefile("wb")
+        self._schema = schema
+        self.closed = False
+
+    def send(self, message: tuple[Any, ...] | list[Any]) -> None:
+        send(self._writer, "msg", items=list(message))
+
+    def recv(self) -> tuple[Any, ...]:
+        message = receive(self._reader, self._schema)  # type: ignore[arg-type]
+        if message is None:
+            raise EOFError("channel closed")
+        return tuple(message["items"])
+
+    def poll(self, timeout: float | None = 0.0) -> bool:
+        ready, _, _ = select.select([self._sock], [], [], timeout)
+        return bool(ready)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for closer in (self._writer.close, self._reader.close, self._sock.close):
+            with contextlib.suppress(OSError):
+                closer()
