@@ -166,4 +166,4 @@ def test_free_form_generation_stops_at_the_closing_fence(cheetah) -> None:
 
     sample_valid_candidate(Recording([GOOD_BODY]), cheetah, "P", _Params(), 0, _check, render=_render)
     sample_valid_candidate(Recording([GOOD_BODY]), cheetah, "P", _Params(grammar="g"), 0, _check, render=_render)
-    assert stops == [["\n```"], []]
+    assert stops == [["```\n"], []]  # a closing fence; an opening "```python" does not stop

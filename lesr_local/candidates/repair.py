@@ -18,7 +18,7 @@ from lesr_local.candidates.prompts import CANDIDATE_CODE_PREFIX, SYSTEM_PROMPT, 
 from lesr_local.candidates.semantics import CheckResult
 
 GRAMMAR_CODE_PREFIX = "```python\n"  # the candidate grammar itself starts with the imports
-CODE_STOP = "\n```"  # free-form generation stops when the model closes the code block
+CODE_STOP = "```\n"  # free-form generation stops at a closing fence (not at an opening "```python")
 NO_CODE_REASON = ("no code found: reply with one Python code block that defines revise_state(s) and "
                   "intrinsic_reward(updated_s)")
 
@@ -64,11 +64,14 @@ def sample_valid_candidate(
     on_token: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
     render: Callable[[Any, str, str, str], str] | None = None,
+    fits: Callable[[str], bool] | None = None,
 ) -> SampleOutcome:
     """Generate, extract, check; repair up to `attempts` times. `prompt` is the user message.
 
     `on_start(index, purpose, rendered_prompt)` runs before each generation, `on_attempt(attempt)`
     after each check. `model` defaults to `client.model`; `render` to llm.prompting.render_prompt.
+    `fits(rendered_prompt)`: whether a prompt leaves room for the reply in the context window; a
+    repair prompt that would not fit leaves the rejected code out (the reason stays).
     """
     if render is None:
         from lesr_local.llm.prompting import render_prompt as render
@@ -84,6 +87,9 @@ def sample_valid_candidate(
         if index > 0:
             user = repair_prompt(prompt, last_code, last_reason or NO_CODE_REASON)
         rendered = render(model, system, user, prefix)
+        if index > 0 and last_code and fits is not None and not fits(rendered):
+            user = repair_prompt(prompt, last_code, last_reason or NO_CODE_REASON, code_left_out=True)
+            rendered = render(model, system, user, prefix)
         if on_start is not None:
             on_start(index, purpose, rendered)
         if cancel is not None and cancel.is_set():
