@@ -167,3 +167,17 @@ def test_free_form_generation_stops_at_the_closing_fence(cheetah) -> None:
     sample_valid_candidate(Recording([GOOD_BODY]), cheetah, "P", _Params(), 0, _check, render=_render)
     sample_valid_candidate(Recording([GOOD_BODY]), cheetah, "P", _Params(grammar="g"), 0, _check, render=_render)
     assert stops == [["```\n"], []]  # a closing fence; an opening "```python" does not stop
+
+
+def test_chat_model_is_primed_with_the_fence_only(cheetah) -> None:
+    # A chat model writes the whole module itself (primed mid-function it closed the block at once).
+    @dataclass
+    class _ChatModel:
+        chat_template: bool = True
+
+    module = "import numpy as np\n\n\ndef revise_state(s):\n" + GOOD_BODY
+    client = ReplayClient([module])
+    outcome = sample_valid_candidate(client, cheetah, "P", _Params(), 0, _check, model=_ChatModel(),
+                                     render=_render)
+    assert outcome.valid, outcome.reason
+    assert client.prompts[0].endswith("<assistant>" + GRAMMAR_CODE_PREFIX)
