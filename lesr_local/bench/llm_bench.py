@@ -86,9 +86,15 @@ def _table_row(report: dict[str, Any]) -> dict[str, Any]:
 
 def _bench_one(args: argparse.Namespace, model_spec: str | None, mode: str) -> dict[str, Any]:
     from lesr_local.candidates.constrain_rule import decide_constrain
-    from lesr_local.candidates.prompts import focus_dims, focus_prompt
+    from lesr_local.candidates.prompts import (
+        CANDIDATE_CODE_PREFIX,
+        SYSTEM_PROMPT,
+        focus_dims,
+        focus_prompt,
+        initial_prompt,
+    )
     from lesr_local.envs.catalogue import get_env_info
-    from lesr_local.llm.client import GenerationParams, LLMClient
+    from lesr_local.llm.client import GenerationParams, LLMClient, PromptTooLong
     from lesr_local.llm.discovery import resolve_model
     from lesr_local.llm.grammar import candidate_grammar
     from lesr_local.llm.prompting import CODE_STOP, check_chat_template, render_prompt
@@ -103,6 +109,11 @@ def _bench_one(args: argparse.Namespace, model_spec: str | None, mode: str) -> d
     samples: list[_Sample] = []
     first_valid_s: float | None = None
     try:
+        # A prompt that cannot fit is bad input before anything is measured (the longest priming counts).
+        longest = render_prompt(model, SYSTEM_PROMPT, focus_prompt(initial_prompt(env), env, 0, 0, args.seed),
+                                CANDIDATE_CODE_PREFIX)
+        if not client.fits(longest, args.max_tokens):
+            raise PromptTooLong(client.count_tokens(longest), args.max_tokens, client.n_ctx)
         # auto: the remembered measurement of this model file, taken now if there is none (not timed here).
         constrained, verdict = decide_constrain(mode, model, lambda: client)
         system, user, prefix, prompt_source = _prompt_parts(env, constrained, model)
