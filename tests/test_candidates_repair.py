@@ -181,3 +181,19 @@ def test_chat_model_is_primed_with_the_fence_only(cheetah) -> None:
                                      render=_render)
     assert outcome.valid, outcome.reason
     assert client.prompts[0].endswith("<assistant>" + GRAMMAR_CODE_PREFIX)
+
+
+def test_repair_prompt_that_would_not_fit_leaves_the_code_out(cheetah) -> None:
+    client = ReplayClient([BAD_BODY, GOOD_BODY])
+    seen: list[str] = []
+
+    def fits(rendered: str) -> bool:
+        seen.append(rendered)
+        return "return s\n" not in rendered  # the rejected code is what makes it too long here
+
+    outcome = sample_valid_candidate(client, cheetah, "USER PROMPT", _Params(), 1, _check, render=_render, fits=fits)
+    assert outcome.valid
+    repair = client.prompts[1]
+    assert "its code is left out here to save space" in repair and "return s\n" not in repair
+    assert "Reason: " in repair and "at least one extra dim" in repair and "USER PROMPT" in repair
+    assert len(seen) == 1  # only repair prompts are measured
