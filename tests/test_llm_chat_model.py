@@ -62,12 +62,12 @@ def test_free_form_replies_go_through_extraction_then_the_checks_or_a_repair(cha
 
     attempts: list[Any] = []
     with LLMClient(chat_model, n_ctx=4096) as client:
-        for seed in (0, 1, 2):
-            params = GenerationParams(max_tokens=400, temperature=0.8, seed=seed, stop=list(CODE_STOP))
+        for seed in (0, 1):
+            params = GenerationParams(max_tokens=300, temperature=0.8, seed=seed, stop=list(CODE_STOP))
             sample_valid_candidate(client, hopper, initial_prompt(hopper), params, 1,
                                    lambda code: check_candidate(code, hopper.env_id), attempts.append,
                                    model=chat_model)
-    assert len(attempts) >= 3
+    assert len(attempts) >= 2
     for i, attempt in enumerate(attempts):
         assert attempt.generation is not None
         if attempt.code is None:
