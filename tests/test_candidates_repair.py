@@ -166,4 +166,34 @@ def test_free_form_generation_stops_at_the_closing_fence(cheetah) -> None:
 
     sample_valid_candidate(Recording([GOOD_BODY]), cheetah, "P", _Params(), 0, _check, render=_render)
     sample_valid_candidate(Recording([GOOD_BODY]), cheetah, "P", _Params(grammar="g"), 0, _check, render=_render)
-    assert stops == [["\n```"], []]
+    assert stops == [["```\n"], []]  # a closing fence; an opening "```python" does not stop
+
+
+def test_chat_model_is_primed_with_the_fence_only(cheetah) -> None:
+    # A chat model writes the whole module itself (primed mid-function it closed the block at once).
+    @dataclass
+    class _ChatModel:
+        chat_template: bool = True
+
+    module = "import numpy as np\n\n\ndef revise_state(s):\n" + GOOD_BODY
+    client = ReplayClient([module])
+    outcome = sample_valid_candidate(client, cheetah, "P", _Params(), 0, _check, model=_ChatModel(),
+                                     render=_render)
+    assert outcome.valid, outcome.reason
+    assert client.prompts[0].endswith("<assistant>" + GRAMMAR_CODE_PREFIX)
+
+
+def test_repair_prompt_that_would_not_fit_leaves_the_code_out(cheetah) -> None:
+    client = ReplayClient([BAD_BODY, GOOD_BODY])
+    seen: list[str] = []
+
+    def fits(rendered: str) -> bool:
+        seen.append(rendered)
+        return "return s\n" not in rendered  # the rejected code is what makes it too long here
+
+    outcome = sample_valid_candidate(client, cheetah, "USER PROMPT", _Params(), 1, _check, render=_render, fits=fits)
+    assert outcome.valid
+    repair = client.prompts[1]
+    assert "its code is left out here to save space" in repair and "return s\n" not in repair
+    assert "Reason: " in repair and "at least one extra dim" in repair and "USER PROMPT" in repair
+    assert len(seen) == 1  # only repair prompts are measured

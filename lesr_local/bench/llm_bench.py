@@ -42,11 +42,8 @@ class _Sample:
 
 
 def run_llm_bench(args: argparse.Namespace) -> int:
+    """One model and mode, or every pair of `--model` x `--constrain on,off` in one run."""
     from lesr_local.commands.common import home_from, print_json
-    from lesr_local.envs.catalogue import get_env_info
-    from lesr_local.llm.client import GenerationParams, LLMClient
-    from lesr_local.llm.discovery import resolve_model
-    from lesr_local.llm.grammar import candidate_grammar, use_grammar
 
     home_from(args)  # an unwritable workspace is bad input here as everywhere (nothing written yet)
     if getattr(args, "copy_rate", False):
@@ -63,24 +60,59 @@ def run_llm_bench(args: argparse.Namespace) -> int:
         raise BadInput(f"--samples must be at least 1, got {args.samples}")
     if args.max_tokens < 1:
         raise BadInput(f"--max-tokens must be at least 1, got {args.max_tokens}")
-    model = resolve_model(args.model)
+    models = _model_specs(args.model)
+    modes = _constrain_modes(args.constrain)
+    reports = [_bench_one(args, spec, mode) for spec in models for mode in modes]
+    if len(reports) == 1:
+        report: dict[str, Any] = reports[0]
+    else:
+        report = {"runs": reports, "table": [_table_row(r) for r in reports]}
+    if args.json:
+        print_json(report)
+    else:
+        for one in reports:
+            _print_text(one)
+    return 0
+
+
+def _model_specs(value: Any) -> list[str | None]:
+    if not value:
+        return [None]
+    specs = value if isinstance(value, list) else [value]
+    return [s for spec in specs for s in str(spec).split(",") if s.strip()] or [None]
+
+
+def _constrain_modes(value: str) -> list[str]:
+    modes = [m.strip() for m in str(value).split(",") if m.strip()]
+    bad = [m for m in modes if m not in ("auto", "on", "off")]
+    if not modes or bad:
+        raise BadInput(f"--constrain takes auto, on, off or a comma list of them, got {value!r}")
+    return list(dict.fromkeys(modes))
+
+
+def _table_row(report: dict[str, Any]) -> dict[str, Any]:
+    return {key: report[key] for key in ("model", "constrain_mode", "constrained", "valid_rate",
+                                         "time_to_first_valid_s", "distinct_valid_candidates")}
+
+
+def _bench_one(args: argparse.Namespace, model_spec: str | None, mode: str) -> dict[str, Any]:
+    from lesr_local.candidates.constrain_rule import decide_constrain
+    from lesr_local.candidates.prompts import (
+        CANDIDATE_CODE_PREFIX,
+        SYSTEM_PROMPT,
+        focus_dims,
+        focus_prompt,
+        initial_prompt,
+    )
+    from lesr_local.envs.catalogue import get_env_info
+    from lesr_local.llm.client import GenerationParams, LLMClient, PromptTooLong
+    from lesr_local.llm.discovery import resolve_model
+    from lesr_local.llm.grammar import candidate_grammar
+    from lesr_local.llm.prompting import CODE_STOP, check_chat_template, render_prompt
+
+    model = resolve_model(model_spec)
+    check_chat_template(model)
     env = get_env_info(args.env)
-    constrained = use_grammar(args.constrain, model)
-    system, user, prefix, prompt_source = _prompt_parts(env, constrained)
-    validate, validity = _validator(env.env_id, prefix)
-    from lesr_local.candidates.prompts import focus_prompt
-    from lesr_local.llm.prompting import render_prompt
-
-    # One prompt per sample, exactly as the engine sends them (the per-sample focus keeps a small
-    # model's K samples from being copies of each other; the shared head stays in the KV cache).
-    prompts = [render_prompt(model, system, focus_prompt(user, env, 0, i, args.seed), prefix)
-               for i in range(args.samples)]
-    from lesr_local.candidates.prompts import focus_dims
-
-    grammars = [candidate_grammar(env.state_dim, focus=focus_dims(env.state_dim, 0, i, args.seed))
-                if constrained else None for i in range(args.samples)]
-    stop = [] if constrained else ["```"]
-
     client = LLMClient(model)
     started = time.perf_counter()
     client.start()
@@ -88,6 +120,22 @@ def run_llm_bench(args: argparse.Namespace) -> int:
     samples: list[_Sample] = []
     first_valid_s: float | None = None
     try:
+        # A prompt that cannot fit is bad input before anything is measured (the longest priming counts).
+        longest = render_prompt(model, SYSTEM_PROMPT, focus_prompt(initial_prompt(env), env, 0, 0, args.seed),
+                                CANDIDATE_CODE_PREFIX)
+        if not client.fits(longest, args.max_tokens):
+            raise PromptTooLong(client.count_tokens(longest), args.max_tokens, client.n_ctx)
+        # auto: the remembered measurement of this model file, taken now if there is none (not timed here).
+        constrained, verdict = decide_constrain(mode, model, lambda: client)
+        system, user, prefix, prompt_source = _prompt_parts(env, constrained, model)
+        validate, validity = _validator(env.env_id, prefix)
+        # One prompt per sample, exactly as the engine sends them (the per-sample focus keeps a small
+        # model's K samples from being copies of each other; the shared head stays in the KV cache).
+        prompts = [render_prompt(model, system, focus_prompt(user, env, 0, i, args.seed), prefix)
+                   for i in range(args.samples)]
+        grammars = [candidate_grammar(env.state_dim, focus=focus_dims(env.state_dim, 0, i, args.seed))
+                    if constrained else None for i in range(args.samples)]
+        stop = [] if constrained else list(CODE_STOP)
         gen_started = time.perf_counter()
         for i in range(args.samples):
             params = GenerationParams(max_tokens=args.max_tokens, seed=args.seed + i, grammar=grammars[i], stop=stop)
@@ -106,14 +154,13 @@ def run_llm_bench(args: argparse.Namespace) -> int:
 
     report = _report(args, model, env.env_id, client, start_s, samples, first_valid_s, validity,
                      constrained, prompt_source)
-    if args.json:
-        print_json(report)
-    else:
-        _print_text(report)
-    return 0
+    report["constrain_mode"] = mode
+    report["chat_template"] = model.chat_template
+    report["auto_verdict"] = verdict.to_json() if verdict is not None else None
+    return report
 
 
-def _prompt_parts(env: Any, constrained: bool) -> tuple[str, str, str, str]:
+def _prompt_parts(env: Any, constrained: bool, model: Any) -> tuple[str, str, str, str]:
     """(system, user message, assistant prefix, where the prompt came from)."""
     from lesr_local.candidates.prompts import SYSTEM_PROMPT, initial_prompt
     from lesr_local.candidates.repair import code_prefix
@@ -121,7 +168,7 @@ def _prompt_parts(env: Any, constrained: bool) -> tuple[str, str, str, str]:
     class _Params:  # code_prefix only looks at .grammar
         grammar = "on" if constrained else None
 
-    return (SYSTEM_PROMPT, initial_prompt(env), code_prefix(_Params()),
+    return (SYSTEM_PROMPT, initial_prompt(env), code_prefix(_Params(), model),
             "candidates.prompts.initial_prompt + focus_prompt per sample (as the search engine sends it)")
 
 
@@ -193,8 +240,8 @@ def _r(value: float | None, digits: int = 3) -> float | None:
 def _print_text(report: dict[str, Any]) -> None:
     print(f"model {report['model']} on {report['env']} ({report['samples']} samples, "
           f"{'grammar on' if report['constrained'] else 'grammar off'}, validity: {report['validity']})")
-    for key in ("load_s", "prompt_tok_per_s", "gen_tok_per_s", "time_to_first_valid_s", "valid_rate",
-                "prefix_reuse_speedup", "second_prompt_fraction"):
+    for key in ("constrain_mode", "load_s", "prompt_tok_per_s", "gen_tok_per_s", "time_to_first_valid_s",
+                "valid_rate", "distinct_valid_candidates", "prefix_reuse_speedup", "second_prompt_fraction"):
         print(f"  {key:24s} {report[key]}")
     for goal, met in report["goals"].items():
         print(f"  goal {goal:30s} {'met' if met else 'NOT met'}")

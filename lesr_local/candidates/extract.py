@@ -1,7 +1,12 @@
 """Pull the candidate module out of an LLM reply: fenced or bare code, prose around it tolerated.
 
-`extract_code(reply, prefix)` first re-attaches `prefix` (the code priming the prompt ended with, e.g.
-CANDIDATE_CODE_PREFIX), so a reply that only continues the function body still yields a whole module.
+`extract_code(reply, prefix)` reads two texts: `prefix + reply` (the code priming the prompt ended
+with, e.g. CANDIDATE_CODE_PREFIX, re-attached, so a reply that only continues the function body still
+yields a whole module) and the reply alone (chat models often ignore the half-written function and
+start their own block; prefix + reply then holds a `def revise_state(s):` with no body and does not
+parse). It keeps what parses, preferring a module that defines both functions. Function bodies
+written flush left are indented when that makes the code parse, and a missing `import numpy as np`
+/ `import math` is added when the code uses the name.
 """
 
 from __future__ import annotations
@@ -17,15 +22,71 @@ _REQUIRED = "def revise_state"
 
 
 def extract_code(reply: str, prefix: str = "") -> str | None:
-    """The candidate module in `prefix + reply`, or None when there is no `def revise_state`."""
-    text = _SPECIAL_TOKENS.sub("\n", (prefix + reply).replace("\r\n", "\n"))
+    """The candidate module in `prefix + reply` or in the reply alone, or None when neither has a
+    `def revise_state`. Order of preference: parses and defines both functions, parses, then the
+    continuation (`prefix + reply`) so the checks report its real syntax error."""
+    if not _SPECIAL_TOKENS.sub("", reply).strip(" \t\r\n`"):
+        return None  # nothing written (e.g. the model closed the primed block at once): the prefix alone is no answer
+    texts = [prefix + reply, reply] if prefix else [reply]
+    found = [code for code in (_extract_one(text) for text in texts) if code is not None]
+    if not found:
+        return None
+    for needs_reward in (True, False):
+        for code in found:
+            if _parses(code) and (not needs_reward or "def intrinsic_reward" in code):
+                return code
+    return found[0]
+
+
+def _extract_one(raw: str) -> str | None:
+    text = _SPECIAL_TOKENS.sub("\n", raw.replace("\r\n", "\n"))
     blocks = _fenced_blocks(text)
     chosen = [b for b in blocks if _REQUIRED in b or "def intrinsic_reward" in b]
     # Fenced: the blocks with the functions (a reward sent in a later block is joined on); else bare.
     code = "\n\n".join(_dedup(chosen)) if chosen else _bare_code(text)
     if code is None or _REQUIRED not in code:
         return None
-    return drop_main_block(_trim_to_parsable(code)).rstrip() + "\n"
+    trimmed = _trim_to_parsable(code)
+    if not _parses(trimmed):
+        reindented = _trim_to_parsable(_indent_flat_bodies(code))
+        if _parses(reindented):
+            trimmed = reindented
+    return _add_missing_imports(drop_main_block(trimmed).rstrip() + "\n")
+
+
+_TOP_LEVEL = re.compile(r"^(def |import |from |@|class |if __name__)")
+
+
+def _indent_flat_bodies(code: str) -> str:
+    """Indent function bodies written flush left, as small chat models do when continuing
+    `def revise_state(s):` (SmolLM2-135M-Instruct: every body line at column 0). A body whose first
+    line is already indented is left alone; a flush-left one moves right by 4 spaces as a whole, so
+    nested blocks inside it keep their shape. Only used when the code does not parse as it is."""
+    out: list[str] = []
+    in_def = False
+    shift: bool | None = None
+    for line in code.split("\n"):
+        if _TOP_LEVEL.match(line):
+            in_def, shift = line.startswith("def "), None
+        elif in_def and line.strip():
+            if shift is None:
+                shift = not line[0].isspace()
+            if shift:
+                line = "    " + line
+        out.append(line)
+    return "\n".join(out)
+
+
+_IMPORTS = (
+    (re.compile(r"\bnp\."), re.compile(r"^import numpy as np\b", re.MULTILINE), "import numpy as np"),
+    (re.compile(r"(?<![.\w])math\."), re.compile(r"^import math\b", re.MULTILINE), "import math"),
+)
+
+
+def _add_missing_imports(code: str) -> str:
+    """Chat replies often drop the import line; the only two allowed imports are added when used."""
+    missing = [line for used, present, line in _IMPORTS if used.search(code) and not present.search(code)]
+    return "\n".join(missing) + "\n\n\n" + code if missing else code
 
 
 def _fenced_blocks(text: str) -> list[str]:

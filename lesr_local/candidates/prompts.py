@@ -307,9 +307,13 @@ def _iteration_text(env: EnvLike, kept: list[CandidateFeedback], best: Candidate
     return "\n".join(lines)
 
 
-def repair_prompt(prompt: str, code: str | None, reason: str) -> str:
-    """`prompt` again, plus the rejected attempt and the one-line reason it was rejected."""
-    attempt = f"```python\n{code.strip()}\n```\n" if code else "(no Python code block was found)\n"
+def repair_prompt(prompt: str, code: str | None, reason: str, *, code_left_out: bool = False) -> str:
+    """`prompt` again, plus the rejected attempt and the one-line reason it was rejected.
+    `code_left_out`: the attempt is not repeated (it would not fit the model's context window)."""
+    if code_left_out:
+        attempt = "(its code is left out here to save space)\n"
+    else:
+        attempt = f"```python\n{code.strip()}\n```\n" if code else "(no Python code block was found)\n"
     return "\n".join([
         prompt, "",
         "Your previous answer was rejected.", attempt.rstrip(),

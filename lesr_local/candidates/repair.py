@@ -17,8 +17,8 @@ from lesr_local.candidates.extract import extract_code
 from lesr_local.candidates.prompts import CANDIDATE_CODE_PREFIX, SYSTEM_PROMPT, EnvLike, repair_prompt
 from lesr_local.candidates.semantics import CheckResult
 
-GRAMMAR_CODE_PREFIX = "```python\n"  # the candidate grammar itself starts with the imports
-CODE_STOP = "\n```"  # free-form generation stops when the model closes the code block
+GRAMMAR_CODE_PREFIX = "```python\n"  # the fence alone: the grammar (or a chat model) writes the imports
+CODE_STOP = "```\n"  # free-form generation stops at a closing fence (not at an opening "```python")
 NO_CODE_REASON = ("no code found: reply with one Python code block that defines revise_state(s) and "
                   "intrinsic_reward(updated_s)")
 
@@ -44,9 +44,17 @@ class SampleOutcome:
     cancelled: bool = False
 
 
-def code_prefix(params: Any) -> str:
-    """The assistant prefix that starts the code: full priming, or just the fence with a grammar."""
-    return GRAMMAR_CODE_PREFIX if getattr(params, "grammar", None) else CANDIDATE_CODE_PREFIX
+def code_prefix(params: Any, model: Any = None) -> str:
+    """The assistant prefix that starts the code: just the fence with a grammar or for a chat model,
+    else (a base model writing free-form) the full priming down to `def revise_state(s):`.
+
+    Chat models are not primed with the half-written function: SmolLM2-135M-Instruct closed the
+    block at once or wrote the bodies flush left (1 valid of 6 free-form), and wrote whole modules
+    after the fence alone (3 of 6; figures in README).
+    """
+    if getattr(params, "grammar", None) or getattr(model, "chat_template", False):
+        return GRAMMAR_CODE_PREFIX
+    return CANDIDATE_CODE_PREFIX
 
 
 def sample_valid_candidate(
@@ -64,16 +72,19 @@ def sample_valid_candidate(
     on_token: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
     render: Callable[[Any, str, str, str], str] | None = None,
+    fits: Callable[[str], bool] | None = None,
 ) -> SampleOutcome:
     """Generate, extract, check; repair up to `attempts` times. `prompt` is the user message.
 
     `on_start(index, purpose, rendered_prompt)` runs before each generation, `on_attempt(attempt)`
     after each check. `model` defaults to `client.model`; `render` to llm.prompting.render_prompt.
+    `fits(rendered_prompt)`: whether a prompt leaves room for the reply in the context window; a
+    repair prompt that would not fit leaves the rejected code out (the reason stays).
     """
     if render is None:
         from lesr_local.llm.prompting import render_prompt as render
     model = model if model is not None else getattr(client, "model", None)
-    prefix = code_prefix(params)
+    prefix = code_prefix(params, model)
     history: list[Attempt] = []
     user = prompt
     last_code: str | None = None
@@ -84,6 +95,9 @@ def sample_valid_candidate(
         if index > 0:
             user = repair_prompt(prompt, last_code, last_reason or NO_CODE_REASON)
         rendered = render(model, system, user, prefix)
+        if index > 0 and last_code and fits is not None and not fits(rendered):
+            user = repair_prompt(prompt, last_code, last_reason or NO_CODE_REASON, code_left_out=True)
+            rendered = render(model, system, user, prefix)
         if on_start is not None:
             on_start(index, purpose, rendered)
         if cancel is not None and cancel.is_set():

@@ -14,11 +14,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     llm = kinds.add_parser("llm", help="load time, prompt/generation speed, valid-candidate rate")
     add_home_option(llm)
-    llm.add_argument("--model", default=None, help="model path or name (default: discovery order)")
+    llm.add_argument("--model", action="append", default=None, metavar="PATH|NAME",
+                     help="model path or name (default: discovery order); repeat it, or give a comma "
+                     "list, to bench several models in one run")
     llm.add_argument("--env", default="HalfCheetah-v5", help="env whose prompt is used")
     llm.add_argument("--samples", type=int, default=6, help="candidates to generate")
     llm.add_argument("--max-tokens", type=int, default=700)
-    llm.add_argument("--constrain", choices=["auto", "on", "off"], default="auto")
+    llm.add_argument("--constrain", default="auto", metavar="auto|on|off[,...]",
+                     help="grammar-constrained decoding; a comma list (on,off) benches each mode")
     llm.add_argument("--seed", type=int, default=0)
     llm.add_argument("--copy-rate", action="store_true",
                      help="how often a run's first candidate copies the format example: the earlier concrete "

@@ -131,11 +131,14 @@ def _prepare(args: argparse.Namespace) -> int:
     path = bundled.prepare_bundled(force=args.force)
     info = load_model_info(path, "bundled")
     probe: dict[str, object] | None = None
+    free_form: dict[str, object] | None = None
     if not args.no_probe:
         probe = _probe_runtime(info)
+        if probe.get("ok"):
+            free_form = _probe_free_form(info)
     if args.json:
         print_json({"path": str(path), "size_bytes": info.size_bytes, "already_prepared": was_ready,
-                    "runtime": probe})
+                    "runtime": probe, "constrain_auto": free_form})
     else:
         state = "already prepared" if was_ready else "assembled and verified"
         print(f"default model {info.name}: {state} at {path}")
@@ -145,7 +148,29 @@ def _prepare(args: argparse.Namespace) -> int:
                       f"{'yes' if probe['safe_mode'] else 'no'})")
             else:
                 print(f"warning: llama.cpp runtime check failed: {probe['error']}", file=sys.stderr)
+        if free_form is not None and "valid" in free_form:
+            print(f"--constrain auto: {free_form['valid']} valid of {free_form['samples']} free-form candidates, "
+                  f"so it is {'constrained' if free_form['constrain'] else 'left free-form'}")
+        elif free_form is not None:
+            print(f"warning: free-form probe failed: {free_form['error']}", file=sys.stderr)
     return 0
+
+
+def _probe_free_form(info: object) -> dict[str, object]:
+    """Measure (once per model file) what `--constrain auto` decides for the default model, so the
+    first run does not pay for it."""
+    from lesr_local.candidates.constrain_rule import decide_constrain, remembered_verdict
+    from lesr_local.errors import LesrError
+    from lesr_local.llm.client import LLMClient
+
+    try:
+        verdict = remembered_verdict(info)  # type: ignore[arg-type]
+        if verdict is None:
+            with LLMClient(info) as client:  # type: ignore[arg-type]
+                _, verdict = decide_constrain("auto", info, lambda: client)  # type: ignore[arg-type]
+        return verdict.to_json() if verdict is not None else {"error": "no verdict"}
+    except LesrError as exc:
+        return {"error": str(exc)}
 
 
 def _probe_runtime(info: object) -> dict[str, object]:

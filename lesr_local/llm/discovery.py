@@ -1,5 +1,6 @@
 """Find GGUF models: --model PATH|NAME, $LESR_MODEL, the project's models/, the user's data folder,
-then the bundled default (assembled on demand into the user cache; never downloaded)."""
+the bundled default (assembled on demand into the user cache; never downloaded), then models that
+installed packages ship (llm/packaged.py; found after the bundled one, so it stays the default)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from lesr_local.errors import BadInput
 from lesr_local.llm import bundled
 from lesr_local.llm.gguf_meta import GGUFInfo, read_gguf
+from lesr_local.llm.packaged import packaged_model_paths
 from lesr_local.workspace import project_models_dir, user_models_dir
 
 ENV_VAR = "LESR_MODEL"
@@ -29,7 +31,7 @@ class ModelInfo:
     chat_template: bool
     architecture: str | None
     default: bool
-    source: str  # "flag" | "env" | "project" | "user" | "bundled"
+    source: str  # "flag" | "env" | "project" | "user" | "bundled" | "package"
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -97,6 +99,8 @@ def scan_models(prepare_default: bool = True) -> tuple[list[ModelInfo], list[Sca
     bundled_path = _bundled_path(prepare_default, problems)
     if bundled_path is not None:
         add(bundled_path, "bundled")
+    for path in packaged_model_paths():
+        add(path, "package")
     return found, problems
 
 

@@ -1,7 +1,8 @@
 """Turn (system, user, assistant prefix) into the text the model completes.
 
 Chat models: their own chat template (jinja, from the GGUF's tokenizer.chat_template), rendered in a
-sandbox. Base models (no template; the default model is one): a plain document layout whose last
+sandbox; a template that does not parse, cannot render or drops the messages is a one-line BadInput
+(`check_chat_template`, called before a run starts). A GGUF without a template gets the completion format. Base models (no template; the default model is one): a plain document layout whose last
 line is the assistant prefix, e.g. "```python\\n", so the next tokens the model writes are code.
 """
 
@@ -15,7 +16,10 @@ from lesr_local.llm.discovery import ModelInfo
 from lesr_local.llm.gguf_meta import read_gguf
 
 CODE_FENCE = "```python\n"
-CODE_STOP = ["```"]  # ends an unconstrained code reply after its block
+# Ends an unconstrained code reply at its closing fence: a bare "```" line. Not "```" alone: a chat
+# model may answer the primed prompt by opening its own "```python" block, and stopping there leaves
+# an empty reply.
+CODE_STOP = ["```\n"]
 
 # Base-model layout: headings a code-trained base model has seen countless times in READMEs and
 # notebooks; the reply section starts with the prefix.
@@ -29,6 +33,25 @@ def render_prompt(model: ModelInfo, system: str, user: str, assistant_prefix: st
         if template:
             return _render_chat(template, system, user) + assistant_prefix
     return _BASE_LAYOUT.format(system=system.strip(), user=user.strip(), prefix=assistant_prefix)
+
+
+def check_chat_template(model: ModelInfo) -> None:
+    """Fail early, one line, for a chat model whose template is broken: it does not parse, cannot
+    render a system + user exchange, or drops the messages. A model without a template is fine: it
+    gets the completion format (base models)."""
+    if not model.chat_template:
+        return
+    user = "lesr-local template check"
+    try:
+        rendered = render_prompt(model, "You write Python.", user)
+    except BadInput as exc:
+        raise BadInput(f"{model.name}: {_one_line(str(exc))}") from None
+    if user not in rendered:
+        raise BadInput(f"{model.name}: the model's chat template renders a prompt without the user message")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 @functools.lru_cache(maxsize=8)
@@ -51,7 +74,7 @@ def _compiled(template: str):  # type: ignore[no-untyped-def]
     try:
         return env.from_string(template)
     except TemplateError as exc:
-        raise BadInput(f"the model's chat template does not parse: {exc}") from None
+        raise BadInput(f"the model's chat template does not parse: {_one_line(str(exc))}") from None
 
 
 def _render_chat(template: str, system: str, user: str) -> str:
@@ -71,4 +94,4 @@ def _render_chat(template: str, system: str, user: str) -> str:
         try:
             return str(compiled.render(messages=merged, **common))
         except TemplateError as exc:
-            raise BadInput(f"the model's chat template cannot render a prompt: {exc}") from None
+            raise BadInput(f"the model's chat template cannot render a prompt: {_one_line(str(exc))}") from None

@@ -376,6 +376,9 @@ def _env_info(config: RunConfig) -> EnvInfo:
 
 def _model(config: RunConfig) -> ModelInfo:
     from lesr_local.llm.discovery import resolve_model
+    from lesr_local.llm.prompting import check_chat_template
 
-    return resolve_model(config.llm.model)
+    model = resolve_model(config.llm.model)
+    check_chat_template(model)  # a broken template fails here, before the run exists
+    return model
 

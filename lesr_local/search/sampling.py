@@ -39,10 +39,15 @@ class CandidateSampler:
 
         if it == 0 or not history:
             return initial_prompt(self.env), []
-        budget = self.config.llm.max_tokens + 64  # room for the system text and the model's format
+        from lesr_local.candidates.prompts import CANDIDATE_CODE_PREFIX, SYSTEM_PROMPT
+        from lesr_local.llm.prompting import render_prompt
+
+        budget = self.config.llm.max_tokens + 32  # room for the per-sample focus sentence
 
         def fits(prompt: str) -> bool:
-            return self.session.fits(prompt, budget)
+            # Counted as the model sees it: system text, chat template markers and code priming included.
+            rendered = render_prompt(self.session.model, SYSTEM_PROMPT, prompt, CANDIDATE_CODE_PREFIX)
+            return self.session.fits(rendered, budget)
 
         if all(self.session.recorded(f"i{it}-k{k}-a0") for k in range(self.config.samples)):
             fits = _always  # every first ask of this iteration is stored: no need to load the model
@@ -63,11 +68,28 @@ class CandidateSampler:
         )
 
     def _grammar_text(self, focus: tuple[int, int] | None = None) -> str | None:
-        from lesr_local.llm.grammar import candidate_grammar, use_grammar
+        from lesr_local.llm.grammar import candidate_grammar
 
         if self._grammar is None:
-            self._grammar = use_grammar(self.config.llm.constrain, self.session.model)
+            self._grammar = self._decide_constrain()
         return candidate_grammar(self.env.state_dim, focus=focus) if self._grammar else None
+
+    def _decide_constrain(self) -> bool:
+        from lesr_local.candidates.constrain_rule import PROBE_SAMPLES, decide_constrain
+
+        model = self.session.model
+
+        def announce() -> None:
+            self.sink(ev.Log(self.run_id, level="info", message=(
+                f"--constrain auto: measuring how {model.name} writes free-form code "
+                f"({PROBE_SAMPLES} samples, once per model file)")))
+
+        constrain, verdict = decide_constrain(self.config.llm.constrain, model, self.session.client, announce)
+        if verdict is not None:
+            self.sink(ev.Log(self.run_id, level="info", message=(
+                f"--constrain auto: {model.name} wrote {verdict.valid} valid of {verdict.samples} free-form "
+                f"candidates, so decoding is {'constrained' if constrain else 'free-form'}")))
+        return constrain
 
     # -- one sample --------------------------------------------------------------------------
 
@@ -116,6 +138,7 @@ class CandidateSampler:
         outcome = sample_valid_candidate(
             client, self.env, prompt, self._params(self.config.llm.max_tokens, True, it * 1000 + k, focus),
             self.config.llm.repair_attempts, check, on_attempt, model=self.session.model, cancel=self.cancel,
+            fits=lambda rendered: self._fits_unless_replayed(it, k, rendered),
         )
         if outcome.cancelled or self.cancel.is_set():
             raise GenerationCancelled()
@@ -135,6 +158,12 @@ class CandidateSampler:
         )
         self.sink(ev.CandidateAccepted(self.run_id, candidate_id=cid, iteration=it, sample=k, extra_dims=extra or 0))
         return cand
+
+    def _fits_unless_replayed(self, it: int, k: int, rendered: str) -> bool:
+        """Room for the reply after a repair prompt (stored exchanges are replayed without the model)."""
+        if all(self.session.recorded(f"i{it}-k{k}-a{a}") for a in range(1, self.config.llm.repair_attempts + 1)):
+            return True
+        return self.session.fits(rendered, self.config.llm.max_tokens)
 
     def _same_code_as(self, code: str) -> str | None:
         wanted = _normalised(code)
