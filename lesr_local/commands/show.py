@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_detail(store: Any, run_id: str) -> dict[str, Any]:
     from lesr_local.commands.history import iso
+    from lesr_local.search.headline import run_headline
 
     run = store.get_run(run_id)
     candidates = store.list_candidates(run.run_id)
@@ -30,7 +31,7 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any]:
         "status": run.status, "reason": run.reason, "created": iso(run.created), "updated": iso(run.updated),
         "finished_at": iso(run.finished_at), "best_candidate_id": run.best_candidate_id,
         "best_score": run.best_score, "baseline_score": run.baseline_score, "config": run.config,
-        "summary": run.summary, "run_dir": str(store.runs_dir / run.run_id),
+        "headline": run_headline(run), "summary": run.summary, "run_dir": str(store.runs_dir / run.run_id),
         "iterations": [
             {"iteration": it.iteration, "status": it.status, "analysis": it.analysis, "dropped": it.dropped,
              "started_at": iso(it.started_at), "finished_at": iso(it.finished_at)}
@@ -80,6 +81,8 @@ def _print(detail: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from lesr_local.search.headline import headline_text
+
     console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(f"[bold]run {detail['run_id']}[/bold] — {detail['env']} — preset {detail['preset']} — "
                   f"{detail['status']}" + (f" ({detail['reason']})" if detail["reason"] else ""))
@@ -98,17 +101,21 @@ def _print(detail: dict[str, Any]) -> None:
         )
     console.print(table)
     summary = detail["summary"] or {}
+    console.print(f"[bold]headline[/bold]: {headline_text(detail['headline'])}", highlight=False)
     final = summary.get("final")
-    if final:
+    if final and "improvement_ci95" in final:
         b, r = final["best"], final["baseline"]
-        imp = final.get("improvement")
-        console.print(
-            f"final: best {_pm(b)} vs baseline {_pm(r)} over {b['seeds']}/{r['seeds']} seeds; improvement "
-            + ("-" if imp is None else f"{imp * 100:+.1f}%")
-        )
+        console.print(f"final: best {_pm(b)} vs baseline {_pm(r)} over {b['seeds']} paired seed(s); "
+                      f"IQM {_num(b.get('iqm'))} vs {_num(r.get('iqm'))}; AUC {_num(b.get('auc'))} vs "
+                      f"{_num(r.get('auc'))}", highlight=False)
+        for gone in final.get("excluded_seeds") or []:
+            console.print(f"final seed {gone['seed']} excluded from both arms: {gone['reason']}", highlight=False)
+    if summary.get("verdict"):
+        console.print(f"verdict: {summary['verdict']}", highlight=False)
     if summary:
         console.print(f"env steps: {summary.get('total_env_steps')} total = {summary.get('search_env_steps')} "
-                      f"search + {summary.get('final_env_steps')} final")
+                      f"search + {summary.get('selection_env_steps', 0)} selection + "
+                      f"{summary.get('final_env_steps')} final")
     calls = detail["llm_calls"]
     tokens = sum(c["completion_tokens"] for c in calls)
     console.print(f"LLM exchanges: {len(calls)} ({tokens} tokens written)")
@@ -117,4 +124,8 @@ def _print(detail: dict[str, Any]) -> None:
 def _pm(arm: dict[str, Any]) -> str:
     if arm.get("mean") is None:
         return "-"
-    return f"{arm['mean']:.2f} ± {arm['std']:.2f}"
+    return f"{arm['mean']:.2f} ± {_num(arm.get('std'))}"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

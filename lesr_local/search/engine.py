@@ -26,7 +26,7 @@ from lesr_local.search import events as ev
 from lesr_local.search.executors import Executor, LocalProcessExecutor, default_workers
 from lesr_local.search.llm_session import GenerationCancelled, LLMSession
 from lesr_local.search.sampling import CandidateSampler
-from lesr_local.search.summary import RunSummary, best_search_candidate, build_summary
+from lesr_local.search.summary import RunSummary, best_search_candidate, build_summary, final_comparison
 from lesr_local.search.training import JobRecorder, TrainingJob, checkpoint_dir, policy_path
 from lesr_local.store import CandidateRecord, Store, new_run_id
 from lesr_local.store.files import atomic_write_text
@@ -252,6 +252,13 @@ class _Loop:
             if not any(c.kind == kind and c.status == "finished" and c.score is not None for c in rows):
                 reasons = "; ".join(sorted({c.reason or "?" for c in rows if c.kind == kind}))[:300]
                 raise RunFailed(f"final evaluation: no {kind} training finished ({reasons})")
+        comparison = final_comparison(rows)
+        if comparison is None or not comparison.paired_seeds:
+            raise RunFailed("final evaluation: no seed finished in both arms, so there is nothing to compare")
+        for gone in comparison.excluded_seeds:
+            # Both arms must be compared over the same seeds: this seed leaves the comparison.
+            self.sink(ev.Log(self.run_id, level="warning",
+                             message=f"final seed {gone['seed']} left out of both arms ({gone['reason']})"))
 
     def _video(self, best: CandidateRecord) -> str | None:
         if not self.config.render_video:
