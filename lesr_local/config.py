@@ -205,6 +205,12 @@ def validate(config: RunConfig) -> None:
     for name, value in positive.items():
         if value < 1:
             raise BadInput(f"{name} must be at least 1, got {value}")
+    warmup = config.td3.start_steps
+    for name, flag, value in (("steps", "--steps", config.steps), ("final_steps", "--final-steps", config.final_steps)):
+        # Up to start_steps the actor is never trained: a score there says nothing about the features.
+        if value <= warmup:
+            raise BadInput(f"{name} ({value}) must be above td3.start_steps ({warmup}, the random warm-up): "
+                           f"raise {flag} or lower td3.start_steps")
     if config.workers < 0:
         raise BadInput(f"workers must be 0 (auto) or more, got {config.workers}")
     if config.llm.constrain not in ("auto", "on", "off"):

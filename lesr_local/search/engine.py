@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lesr_local.config import RunConfig
+from lesr_local.config import RunConfig, validate
 from lesr_local.errors import BadInput, Interrupted, LesrError, RunFailed
 from lesr_local.procs import pid_alive
 from lesr_local.search import events as ev
@@ -55,6 +55,7 @@ class SearchEngine:
 
     def start(self, config: RunConfig) -> RunSummary:
         """Validate, create the run in the store, drive it to the end."""
+        validate(config)  # a config built in code skipped RunConfig.from_dict: refuse before writing anything
         env = _env_info(config)
         model = _model(config)
         run_id = new_run_id()
