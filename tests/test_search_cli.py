@@ -100,3 +100,17 @@ def test_engine_refuses_a_budget_built_in_code_without_writing(home: Path) -> No
             SearchEngine(store, lambda event: None).start(config)
         assert store.list_runs() == []
         assert not (home / "runs").exists() or not any((home / "runs").iterdir())
+
+
+def test_prune_and_select_seeds_flags_and_preset_defaults() -> None:
+    assert build_config(_args("--env", "Hopper-v5")).prune == "halving"  # quick
+    assert build_config(_args("--env", "Hopper-v5")).select_seeds == 2
+    assert build_config(_args("--env", "Hopper-v5", "--preset", "paper")).prune == "halving"
+    smoke = build_config(_args("--env", "Hopper-v5", "--preset", "smoke"))
+    assert smoke.prune == "none" and smoke.select_seeds == 0
+    cfg = build_config(_args("--env", "Hopper-v5", "--prune", "none", "--select-seeds", "3"))
+    assert cfg.prune == "none" and cfg.select_seeds == 3 and cfg.to_dict()["prune"] == "none"
+    with pytest.raises(BadInput, match="select_seeds"):
+        build_config(_args("--env", "Hopper-v5", "--select-seeds", "-1"))
+    with pytest.raises(SystemExit):
+        build_config(_args("--env", "Hopper-v5", "--prune", "sometimes"))

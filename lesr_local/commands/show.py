@@ -43,7 +43,8 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any]:
              "dim_names": c.dim_names, "extra_dims": c.extra_dims, "reason": c.reason,
              "finished_at": iso(c.finished_at), "started_at": iso(c.started_at), "steps_done": c.steps_done,
              "total_steps": c.total_steps, "seconds": c.seconds, "code_path": c.code_path,
-             "policy_path": c.policy_path, "curve": [list(p) for p in c.curve], "code": c.code}
+             "policy_path": c.policy_path, "curve": [list(p) for p in c.curve], "code": c.code,
+             "stopped_at_step": c.stopped_at_step, "rung_step": c.rung_step}
             for c in candidates
         ],
         "llm_calls": [

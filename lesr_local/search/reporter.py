@@ -148,6 +148,15 @@ class HeadlessReporter:
         else:
             self._line(f"[red]{e.status}[/red] {e.candidate_id}: {e.reason}")
 
+    def _on_TrainingPaused(self, e: ev.TrainingPaused) -> None:
+        self._drop_task(e.candidate_id)
+        self._line(f"{e.candidate_id} reached the rung at step {e.step}/{e.total_steps}; "
+                   "waiting for the rest of its iteration")
+
+    def _on_CandidateStopped(self, e: ev.CandidateStopped) -> None:
+        self._line(f"{e.candidate_id} stopped at step {e.step}/{e.total_steps} (rung score {_fmt(e.score)}): "
+                   "successive halving", style="yellow")
+
     def _on_IterationFinished(self, e: ev.IterationFinished) -> None:
         best = f"{e.best_candidate_id} (search score {_fmt(e.best_score)}, one seed)" if e.best_candidate_id else "none"
         self._line(f"[bold]iteration {e.iteration + 1} done[/bold]; best so far: {best}")

@@ -92,7 +92,7 @@ class CandidateDetailScreen(Screen[None]):
             self.query_one("#cand-info", Static).update(Text(str(exc), style="red"))
             return
         env_spec = run.config.get("env_spec") if isinstance(run.config, dict) else None
-        is_baseline = cand.kind in ("baseline", "final-baseline")
+        is_baseline = cand.kind in ("baseline", "selection-baseline", "final-baseline")
         info = Text.assemble(
             (cand.candidate_id, "bold"), f" · run {run.run_id} · {run.env_id} · ", status_text(cand.status),
         )
