@@ -113,6 +113,14 @@ def _print(detail: dict[str, Any]) -> None:
             console.print(f"final seed {gone['seed']} excluded from both arms: {gone['reason']}", highlight=False)
     if summary.get("verdict"):
         console.print(f"verdict: {summary['verdict']}", highlight=False)
+    pruning = summary.get("pruning")
+    if pruning:
+        console.print(f"successive halving: {pruning['stopped_candidates']} candidate(s) stopped early, "
+                      f"{pruning['saved_candidate_steps']} candidate steps saved", highlight=False)
+    if (summary.get("best") or {}).get("selection_mean") is not None:
+        best = summary["best"]
+        console.print(f"best chosen on fresh seeds: {best['candidate_id']} seed mean {best['selection_mean']:.4g}",
+                      highlight=False)
     if summary:
         console.print(f"env steps: {summary.get('total_env_steps')} total = {summary.get('search_env_steps')} "
                       f"search + {summary.get('selection_env_steps', 0)} selection + "

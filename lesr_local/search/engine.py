@@ -57,7 +57,8 @@ class _Stopped(Exception):
 class SearchEngine:
     def __init__(self, store: Store, sink: ev.EventSink, cancel: threading.Event | None = None,
                  executor_factory: type[LocalProcessExecutor] | None = None,
-                 llm_client_factory: Callable[..., Any] | None = None) -> None:
+                 llm_client_factory: Callable[..., Any] | None = None, search_only: bool = False) -> None:
+        self.search_only = search_only  # `lesr bench search`: the iterations only (no control, selection, final)
         self.store = store
         self.sink = sink
         self.cancel = cancel or threading.Event()
@@ -179,7 +180,8 @@ class _Loop:
 
     def run(self) -> str | None:
         cfg = self.config
-        control = self._ensure_job("baseline", kind="baseline", code=None, seed=cfg.seed, steps=cfg.steps)
+        control = None if self.engine.search_only else self._ensure_job(
+            "baseline", kind="baseline", code=None, seed=cfg.seed, steps=cfg.steps)
         analysis: str | None = None
         for it in range(cfg.iterations):
             self._check()
@@ -194,6 +196,8 @@ class _Loop:
         self.session.close()  # the model is not needed any more: give its memory to the trainings
         if best_search_candidate(self.store.list_candidates(self.run_id)) is None:
             raise RunFailed("no candidate finished training with a score; see `lesr show` for the reasons")
+        if self.engine.search_only:
+            return None
         best = self._select()
         self._final(best)
         return self._video(best)

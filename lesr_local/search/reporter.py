@@ -216,6 +216,14 @@ def summary_table(summary: dict[str, Any], candidates: list[CandidateRecord]) ->
     caption = [headline_text(summary.get("headline"))]
     if summary.get("verdict"):
         caption.append(str(summary["verdict"]))
+    pruning = summary.get("pruning")
+    if pruning:
+        caption.append(f"successive halving: {pruning['stopped_candidates']} candidate(s) stopped early, "
+                       f"{pruning['saved_candidate_steps']} candidate steps saved")
+    best = summary.get("best") or {}
+    if best.get("selection_mean") is not None:
+        caption.append(f"best chosen on fresh seeds: {best['candidate_id']} seed mean {best['selection_mean']:.4g} "
+                       f"(search score {_fmt(best.get('score'))})")
     caption.append(
         f"env steps: {summary['total_env_steps']} total = {summary['search_env_steps']} search "
         f"+ {summary.get('selection_env_steps', 0)} selection + {summary['final_env_steps']} final"
