@@ -80,6 +80,31 @@ async def test_events_fill_table_stream_curves_and_log(home: Path) -> None:
 
 
 @async_test
+async def test_a_candidate_paused_then_stopped_by_halving(home: Path) -> None:
+    app = LesrApp(home, preview=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        session = _session(app, home)
+        await pilot.pause()
+        for event in live_events():
+            session.sink(event)
+        session.sink(ev.TrainingPaused("r-live-0001", candidate_id="i0-k0", step=600, total_steps=1200))
+        await pilot.pause(0.2)
+        table = app.screen.query_one(CandidatesTable)
+        assert table.value("i0-k0", "status") == "paused"
+        session.sink(ev.CandidateStopped("r-live-0001", candidate_id="i0-k0", step=600, total_steps=1200, score=9.0,
+                                         reason="stopped early at step 600 of 1200 by successive halving"))
+        await pilot.pause(0.2)
+        assert table.value("i0-k0", "status") == "stopped" and table.value("i0-k0", "score") == 9.0
+        # scored at step 600: no Δ against the baseline's score at 1200
+        assert str(table.get_cell("i0-k0", "delta")) == "—"
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        log = app.screen.query_one("#log", RichLog)
+        assert "i0-k0 stopped at step 600 by successive halving" in "\n".join(line.text for line in log.lines)
+
+
+@async_test
 async def test_tokens_arrive_in_batches_and_typing_stays_responsive(home: Path) -> None:
     """A producer thread streams 2000 tokens while the user types into the New run form."""
     app = LesrApp(home, preview=False)

@@ -126,7 +126,7 @@ class LiveRunScreen(Screen[None]):
                     curves_changed = True
                     touched[event.candidate_id] = None
                 case ev.CandidateAccepted() | ev.CandidateRejected() | ev.TrainingStarted() | \
-                        ev.TrainingProgress() | ev.TrainingFinished():
+                        ev.TrainingProgress() | ev.TrainingFinished() | ev.TrainingPaused() | ev.CandidateStopped():
                     touched[event.candidate_id] = None
                     if isinstance(event, ev.TrainingFinished) and event.candidate_id == "baseline":
                         table.set_baseline(event.score)

@@ -128,7 +128,7 @@ class RunDetailScreen(Screen[None]):
             table.add_row(
                 cand.candidate_id, cand.kind, "" if cand.iteration is None else str(cand.iteration),
                 status_text(cand.status), Text(fmt_score(cand.score), justify="right"),
-                fmt_delta(cand.score, baseline if cand.kind == "search" else None),
+                fmt_delta(cand.score, baseline if cand.kind == "search" and cand.stopped_at_step is None else None),
                 _one_line(cand.reason or ""), key=cand.candidate_id,
             )
         if self.candidates:
