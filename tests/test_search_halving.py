@@ -185,3 +185,40 @@ def test_show_reports_where_candidates_stopped(run: dict[str, Any]) -> None:
     stopped = [r for r in rows.values() if r["stopped_at_step"] is not None]
     assert len(stopped) == 6 and {r["stopped_at_step"] for r in stopped} == {400, 800}
     assert run["detail"]["config"]["prune"] == "halving"
+
+
+def test_a_run_stopped_at_a_rung_resumes_without_retraining_it(tmp_path: Path) -> None:
+    """Ctrl-C right after the first candidate reached its rung; the resumed run continues it from there."""
+    from lesr_local.errors import Interrupted
+
+    config = replace(_config(), samples=2, iterations=1, seeds=1, select_seeds=0)
+    assert rung_schedule(STEPS, 2, WARMUP, EVERY) == [Rung(400, 1)]
+    events: list[ev.Event] = []
+    cancel = threading.Event()
+
+    def sink(event: ev.Event) -> None:
+        events.append(event)
+        if isinstance(event, ev.TrainingPaused):
+            cancel.set()
+
+    store = Store(tmp_path)
+    with pytest.raises(Interrupted):
+        SearchEngine(store, sink, cancel, llm_client_factory=replay_factory(CODES[:2])).start(config)
+    [run] = store.list_runs()
+    first_drive = len(events)
+    paused_first = {e.candidate_id for e in events if isinstance(e, ev.TrainingPaused)}
+    assert paused_first and run.status == "interrupted"
+    assert all(store.get_candidate(run.run_id, cid).rung_step == 400 for cid in paused_first)
+
+    served = len([c for c in store.list_llm_calls(run.run_id) if c.purpose != "analysis"])
+    resumed = SearchEngine(store, events.append, llm_client_factory=replay_factory(CODES[served:2]))
+    summary = resumed.resume(run.run_id).to_dict()
+    assert summary["status"] == "finished"
+    later = events[first_drive:]
+    for cid in paused_first:  # it reached its rung before the stop: nothing below 400 is trained again
+        steps = [e.step for e in later if isinstance(e, ev.TrainingProgress) and e.candidate_id == cid]
+        assert all(step > 400 for step in steps), (cid, steps)
+    cands = [c for c in store.list_candidates(run.run_id, kind="search")]
+    assert sorted(c.stopped_at_step or STEPS for c in cands) == [400, STEPS]
+    assert summary["search_env_steps"] == 2 * 400 + (STEPS - 400) + STEPS
+    store.close()
