@@ -70,3 +70,26 @@ def test_bench_search_bad_input_exits_2(home: Path, lesr) -> None:
         out = lesr(*args, home=home, timeout=120)
         assert out.returncode == 2, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_replay_client_answers_in_order_and_the_code_round_trips() -> None:
+    from lesr_local.candidates.extract import extract_code
+    from lesr_local.candidates.prompts import CANDIDATE_CODE_PREFIX
+    from lesr_local.candidates.repair import GRAMMAR_CODE_PREFIX
+    from lesr_local.llm.client import GenerationParams
+    from lesr_local.search.replay import REPLAY_ANALYSIS, ReplayClient
+
+    first = "import numpy as np\n\n\ndef revise_state(s):\n    return np.append(s, s[0])\n\n\n" \
+            "def intrinsic_reward(updated_s):\n    return float(updated_s[-1])\n"
+    second = first.replace("s[0]", "s[1]")
+    client = ReplayClient(None, [first, second])
+    constrained = GenerationParams(grammar="root ::= \"x\"")
+    reply = client.generate("...user text" + GRAMMAR_CODE_PREFIX, constrained)
+    assert extract_code(reply.text, GRAMMAR_CODE_PREFIX).strip() == first.strip()
+    # an analysis prompt does not end in the code fence and uses up no candidate
+    assert client.generate("Analyse these results.\n", GenerationParams()).text == REPLAY_ANALYSIS
+    free = GenerationParams(stop=["```"])
+    reply = client.generate("...user text" + CANDIDATE_CODE_PREFIX, free)
+    assert extract_code(reply.text, CANDIDATE_CODE_PREFIX).strip() == second.strip()
+    assert extract_code(client.generate("x" + GRAMMAR_CODE_PREFIX, constrained).text, GRAMMAR_CODE_PREFIX) is None
+    assert client.served == 2

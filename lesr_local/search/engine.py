@@ -222,13 +222,15 @@ class _Loop:
                 cand = self.sampler.sample(it, k, prompt)
             if cand.status in ("pending", "running") and cand.rung_step is None:  # not past rung 0 yet
                 jobs.append(self._start(cand, pause_at=first_pause))
-        self._wait([*jobs, *([control] if control else [])])
+        # The control trains alongside every stage; only the analysis below needs its score.
+        self._wait(jobs if rungs else [*jobs, control])
         for index, rung in enumerate(rungs):
             self._cut_at_rung(it, rung)
             pause = rungs[index + 1].step if index + 1 < len(rungs) else None
             survivors = [c for c in self._iteration_candidates(it)
                          if c.status in ("pending", "running") and c.rung_step == rung.step]
             self._wait([self._start(c, pause_at=pause) for c in survivors])
+        self._wait([control])
         cands = [c for c in self.store.list_candidates(self.run_id, kind="search") if c.iteration == it]
         accepted = [c for c in cands if c.status != "rejected"]
         if not accepted:
