@@ -1,12 +1,12 @@
 """The search engine with a replay LLM (stored candidate code) and the real executor, MuJoCo, SQLite:
 successive halving, rung resumes, re-evaluation before choosing, duplicate-code rejection, and a final
-seed that fails in one arm. Tiny trainings (InvertedPendulum, 32-32 MLPs, 1.6k steps)."""
+seed that fails in one arm, and a stop right after the first rung followed by a resume. Tiny trainings
+(InvertedPendulum, 32-32 MLPs, 1.6k steps)."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,7 @@ import pytest
 
 from lesr_local.commands.show import run_detail
 from lesr_local.config import EvalConfig, LLMConfig, RunConfig, TD3Config
+from lesr_local.errors import Interrupted
 from lesr_local.search import events as ev
 from lesr_local.search.engine import SearchEngine
 from lesr_local.search.executors import LocalProcessExecutor
@@ -72,22 +73,37 @@ def _config() -> RunConfig:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One search, stopped (like Ctrl-C) as soon as the first candidate reaches its first rung, then resumed."""
     home = tmp_path_factory.mktemp("halving-home")
     events: list[ev.Event] = []
     lock = threading.Lock()
+    cancel = threading.Event()
 
     def sink(event: ev.Event) -> None:
         with lock:
             events.append(event)
+        if isinstance(event, ev.TrainingPaused):
+            cancel.set()
 
     store = Store(home)
-    engine = SearchEngine(store, sink, executor_factory=FailOneFinalBaseline, llm_client_factory=replay_factory(REPLAY))
-    summary = engine.start(_config()).to_dict()
+    first = SearchEngine(store, sink, cancel, executor_factory=FailOneFinalBaseline,
+                         llm_client_factory=replay_factory(REPLAY))
+    with pytest.raises(Interrupted):
+        first.start(_config())
+    [record] = store.list_runs()
+    stopped_at = len(events)
+    paused_before_stop = {e.candidate_id for e in events if isinstance(e, ev.TrainingPaused)}
+    # the replay goes on where the stored exchanges end (a resumed run answers those from the store)
+    served = len([c for c in store.list_llm_calls(record.run_id) if c.purpose != "analysis"])
+    resumed = SearchEngine(store, sink, executor_factory=FailOneFinalBaseline,
+                           llm_client_factory=replay_factory(REPLAY[served:]))
+    summary = resumed.resume(record.run_id).to_dict()
     cands = {c.candidate_id: c for c in store.list_candidates(summary["run_id"])}
     calls = {c.call_key: c for c in store.list_llm_calls(summary["run_id"])}
     detail = run_detail(store, summary["run_id"])
     store.close()
-    return {"summary": summary, "cands": cands, "calls": calls, "events": events, "detail": detail}
+    return {"summary": summary, "cands": cands, "calls": calls, "events": events, "detail": detail,
+            "status_after_stop": record.status, "stopped_at": stopped_at, "paused_before_stop": paused_before_stop}
 
 
 def _rung_score(curve: list[tuple[int, float]], step: int) -> float:
@@ -118,18 +134,21 @@ def test_pruning_order_per_iteration(run: dict[str, Any]) -> None:
 
 
 def test_rungs_resume_and_no_step_is_trained_twice(run: dict[str, Any]) -> None:
-    cands = run["cands"]
-    steps_seen: dict[str, list[int]] = {}
-    for event in run["events"]:
-        if isinstance(event, ev.TrainingProgress):
-            steps_seen.setdefault(event.candidate_id, []).append(event.step)
-    paused = [e for e in run["events"] if isinstance(e, ev.TrainingPaused)]
-    assert sorted({(e.candidate_id, e.step) for e in paused}) == sorted(
+    cands, events = run["cands"], run["events"]
+    assert run["status_after_stop"] == "interrupted" and run["summary"]["status"] == "finished"
+    paused = [e for e in events if isinstance(e, ev.TrainingPaused)]
+    assert run["paused_before_stop"] and sorted({(e.candidate_id, e.step) for e in paused}) == sorted(
         {(c.candidate_id, r) for c in cands.values() if c.kind == "search" and c.status == "finished"
          for r in (400, 800) if (c.stopped_at_step or STEPS) >= r})
-    for cid, seen in steps_seen.items():
-        # a continuation that re-trained from 0 would report steps below the rung again
-        assert all(a < b for a, b in zip(seen, seen[1:], strict=False)), (cid, seen)
+    for pause in paused:
+        # once at a rung, a candidate continues from there, also across the stop and the resume
+        later = [e.step for e in events[events.index(pause) + 1:]
+                 if isinstance(e, ev.TrainingProgress) and e.candidate_id == pause.candidate_id]
+        assert all(step > pause.step for step in later), (pause, later)
+    for cid in run["paused_before_stop"]:  # reached its rung before the stop: nothing below it again
+        later = [e.step for e in events[run["stopped_at"]:]
+                 if isinstance(e, ev.TrainingProgress) and e.candidate_id == cid]
+        assert all(step > 400 for step in later), (cid, later)
     for cand in cands.values():
         if cand.kind == "search" and cand.status == "finished":
             end = cand.stopped_at_step or STEPS
@@ -186,40 +205,3 @@ def test_show_reports_where_candidates_stopped(run: dict[str, Any]) -> None:
     stopped = [r for r in rows.values() if r["stopped_at_step"] is not None]
     assert len(stopped) == 6 and {r["stopped_at_step"] for r in stopped} == {400, 800}
     assert run["detail"]["config"]["prune"] == "halving"
-
-
-def test_a_run_stopped_at_a_rung_resumes_without_retraining_it(tmp_path: Path) -> None:
-    """Ctrl-C right after the first candidate reached its rung; the resumed run continues it from there."""
-    from lesr_local.errors import Interrupted
-
-    config = replace(_config(), samples=2, iterations=1, seeds=1, select_seeds=0)
-    assert rung_schedule(STEPS, 2, WARMUP, EVERY) == [Rung(400, 1)]
-    events: list[ev.Event] = []
-    cancel = threading.Event()
-
-    def sink(event: ev.Event) -> None:
-        events.append(event)
-        if isinstance(event, ev.TrainingPaused):
-            cancel.set()
-
-    store = Store(tmp_path)
-    with pytest.raises(Interrupted):
-        SearchEngine(store, sink, cancel, llm_client_factory=replay_factory(CODES[:2])).start(config)
-    [run] = store.list_runs()
-    first_drive = len(events)
-    paused_first = {e.candidate_id for e in events if isinstance(e, ev.TrainingPaused)}
-    assert paused_first and run.status == "interrupted"
-    assert all(store.get_candidate(run.run_id, cid).rung_step == 400 for cid in paused_first)
-
-    served = len([c for c in store.list_llm_calls(run.run_id) if c.purpose != "analysis"])
-    resumed = SearchEngine(store, events.append, llm_client_factory=replay_factory(CODES[served:2]))
-    summary = resumed.resume(run.run_id).to_dict()
-    assert summary["status"] == "finished"
-    later = events[first_drive:]
-    for cid in paused_first:  # it reached its rung before the stop: nothing below 400 is trained again
-        steps = [e.step for e in later if isinstance(e, ev.TrainingProgress) and e.candidate_id == cid]
-        assert all(step > 400 for step in steps), (cid, steps)
-    cands = [c for c in store.list_candidates(run.run_id, kind="search")]
-    assert sorted(c.stopped_at_step or STEPS for c in cands) == [400, STEPS]
-    assert summary["search_env_steps"] == 2 * 400 + (STEPS - 400) + STEPS
-    store.close()
