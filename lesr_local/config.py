@@ -74,6 +74,8 @@ class RunConfig:
     seed: int = 0
     render_video: bool = True
     env_spec: str | None = None  # TOML description of an uncatalogued env
+    prune: str = "none"  # none | halving: successive halving of each iteration's candidates (search/halving.py)
+    select_seeds: int = 0  # S2: re-train the top search candidates + the control on S2 fresh seeds, pick on the mean
     td3: TD3Config = field(default_factory=TD3Config)
     eval: EvalConfig = field(default_factory=EvalConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
@@ -104,13 +106,14 @@ def _preset_quick() -> RunConfig:
     # potential-based G can slow learning but cannot redirect it. The paper preset stays additive.
     return RunConfig(
         preset="quick", shaping="potential", samples=3, iterations=2, steps=15_000, final_steps=30_000, seeds=2,
+        prune="halving", select_seeds=2,
         td3=TD3Config(start_steps=2_000),
         eval=EvalConfig(every=2_000, episodes=3, last_k=3, goal_episodes=10),
     )
 
 
 def _preset_paper() -> RunConfig:
-    return RunConfig(preset="paper")
+    return RunConfig(preset="paper", prune="halving", select_seeds=2)
 
 
 PRESETS = {"smoke": _preset_smoke, "quick": _preset_quick, "paper": _preset_paper}
@@ -216,6 +219,16 @@ def validate(config: RunConfig) -> None:
             raise BadInput(f"{name} must be at least 1, got {value}")
     if config.shaping not in SHAPINGS:
         raise BadInput(f"shaping must be {' or '.join(SHAPINGS)}, got {config.shaping!r}")
+    warmup = config.td3.start_steps
+    for name, flag, value in (("steps", "--steps", config.steps), ("final_steps", "--final-steps", config.final_steps)):
+        # Up to start_steps the actor is never trained: a score there says nothing about the features.
+        if value <= warmup:
+            raise BadInput(f"{name} ({value}) must be above td3.start_steps ({warmup}, the random warm-up): "
+                           f"raise {flag} or lower td3.start_steps")
+    if config.select_seeds < 0:
+        raise BadInput(f"select_seeds must be 0 (no re-evaluation) or more, got {config.select_seeds}")
+    if config.prune not in ("none", "halving"):
+        raise BadInput(f"prune must be none or halving, got {config.prune!r}")
     if config.workers < 0:
         raise BadInput(f"workers must be 0 (auto) or more, got {config.workers}")
     if config.llm.constrain not in ("auto", "on", "off"):

@@ -54,10 +54,18 @@ def make_finished_run(home: Path, run_id: str = RUN_ID, status: str = "finished"
                           prompt="...", reply="Here is the module:\n" + CODE, prompt_tokens=300,
                           completion_tokens=120, seconds=3.0, finish_reason="stop")
     store.finish_iteration(run_id, 0, "The tip speed feature helps: keep it and add the pole's energy.", [])
+    final = {
+        "best": {"mean": 26.0, "std": 1.0, "iqm": 26.0, "auc": 17.5, "seeds": 2, "per_seed": []},
+        "baseline": {"mean": 20.0, "std": 2.0, "iqm": 20.0, "auc": 14.0, "seeds": 2, "per_seed": []},
+        "improvement": 6.0, "improvement_relative": 0.3, "improvement_ci95": [5.0, 7.0], "verdict": "better",
+        "paired_seeds": [1, 2], "excluded_seeds": [],
+    }
     summary = {
-        "run_id": run_id, "status": status, "final": {
-            "best": {"mean": 26.0, "std": 1.0, "seeds": 2}, "baseline": {"mean": 20.0, "std": 2.0, "seeds": 2},
-            "improvement": 0.3},
+        "run_id": run_id, "status": status, "final": final,
+        "verdict": "better: the best candidate beats the raw-state baseline at 95%: difference +6 (95% CI [+5, +7])"
+                   " over 2 paired seeds; preliminary (fewer than 5 seeds)",
+        "headline": {"kind": "final", "best": 26.0, "baseline": 20.0, "improvement": 6.0,
+                     "improvement_relative": 0.3, "verdict": "better", "seeds": 2},
         "total_env_steps": 8400, "video_path": None,
     }
     store.set_run_summary(run_id, summary, "i0-k0", 25.0, 20.0)

@@ -71,6 +71,19 @@ def test_budget() -> None:
     assert not result.valid and "too slow" in result.reason and "budget 0.001 ms" in result.reason
 
 
+def test_budget_counts_cpu_time_not_waiting() -> None:
+    """A busy machine makes a call wait, not work: 3 ms of waiting per call stays within a 1 ms budget."""
+    import time
+
+    def waits(s):
+        time.sleep(0.003)
+        return np.append(s, 1.0)
+
+    result = semantic_check(_funcs(waits, lambda u: 0.0), STATES, call_budget_ms=1.0)
+    assert result.valid, result.reason
+    assert result.mean_call_ms is not None and result.mean_call_ms < 1.0
+
+
 def test_bad_states_argument() -> None:
     with pytest.raises(ValueError):
         semantic_check(_funcs(lambda s: s), np.zeros(3))

@@ -19,6 +19,7 @@ from lesr_local.envs import (
     sample_states,
 )
 from lesr_local.envs.catalogue import CATALOGUE
+from lesr_local.envs.check_states import spread_states
 from lesr_local.errors import BadInput
 
 PAPER_ENVS = [
@@ -212,3 +213,30 @@ def test_plain_mujoco_envs_do_not_import_gymnasium_robotics() -> None:
             "make_env('Hopper-v5', seed=0).close(); resolve_env_id('Reacher-v5');"
             "assert 'gymnasium_robotics' not in sys.modules, 'slow import for a plain MuJoCo env'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_check_states_span_several_episodes_and_later_steps() -> None:
+    states, positions = spread_states("HalfCheetah-v5", 64, seed=5)
+    assert states.shape == (64, 17) and positions.shape == (64, 2) and np.isfinite(states).all()
+    episodes = set(positions[:, 0].tolist())
+    assert episodes == {0, 1, 2, 3}
+    # every episode's reset state, each from reset(seed=5 + e)
+    for e in range(4):
+        [row] = np.flatnonzero((positions[:, 0] == e) & (positions[:, 1] == 0))
+        env = make_env("HalfCheetah-v5")
+        obs, _ = env.reset(seed=5 + e)
+        env.close()
+        np.testing.assert_array_equal(states[row], obs)
+    # the rest spread over the 300-step rollouts, up to their ends
+    later = positions[positions[:, 1] > 0, 1]
+    assert later.min() < 30 and later.max() >= 290
+    assert len({tuple(p) for p in positions.tolist()}) == 64  # no state twice
+    again, _ = spread_states("HalfCheetah-v5", 64, seed=5)
+    np.testing.assert_array_equal(states, again)
+
+
+def test_check_states_of_short_episodes() -> None:
+    # A random Hopper falls within a few dozen steps: the episodes end early and still give 64 states.
+    states, positions = spread_states("Hopper-v5", 64, seed=0)
+    assert states.shape == (64, 11) and set(positions[:, 0].tolist()) == {0, 1, 2, 3}
+    assert positions[:, 1].max() < 300

@@ -156,3 +156,34 @@ def test_only_a_checkpoint_of_this_very_training_is_continued(tmp_path: Path) ->
     fresh = Trainer(small_spec(tmp_path, 800, checkpoint_dir=ckpt, checkpoint_every=100), Features())
     assert fresh.step == fresh.resumed_from == 0
     fresh.close()
+
+
+def test_pause_at_step_then_continue_trains_no_step_twice(tmp_path: Path) -> None:
+    """Successive halving's rungs: stop at exactly the rung step, continue from its checkpoint later."""
+    ckpt = tmp_path / "ckpt"
+    progress: list[int] = []
+
+    def spec(pause: int | None) -> TrainSpec:
+        return small_spec(tmp_path, 1500, every=500, checkpoint_dir=ckpt, pause_at_step=pause)
+
+    first = Trainer(spec(700), Features(), on_progress=lambda p: progress.append(p.step))
+    paused = first.run()
+    first.close()
+    # 700 is mid-episode and not an evaluation step: it stops there, evaluates there, checkpoints
+    assert paused.status == "paused" and paused.steps == 700 and paused.score is None
+    assert [s for s, _ in paused.curve] == [500, 700]
+    assert (ckpt / "checkpoint.pt").exists() and max(progress) == 700
+
+    again = Trainer(spec(700), Features())  # the same rung again (e.g. after a crash): nothing to train
+    assert again.run().status == "paused" and again.step == 700
+    again.close()
+
+    rest = Trainer(spec(None), Features(), on_progress=lambda p: progress.append(p.step))
+    assert rest.resumed_from == 700
+    result = rest.run()
+    rest.close()
+    assert result.status == "finished" and result.steps == 1500 and result.resumed_from == 700
+    assert [s for s, _ in result.curve] == [500, 700, 1000, 1500]
+    # every env step trained exactly once: 700 in the first session, 800 in the second
+    assert progress == sorted(progress) and len(set(progress)) == len(progress)
+    assert rest.buffer.size == 1500

@@ -83,3 +83,43 @@ def test_extra_dim_names_from_feature_lines() -> None:
     code = "def revise_state(s):\n    f1 = s[0] * 2\n    f2 = abs(s[1])\n    return s\n"
     assert extra_dim_names(code, 3) == ["f1 = s[0] * 2", "f2 = abs(s[1])", "extra feature 2"]
     assert extra_dim_names(None, 1) == ["extra feature 0"]
+
+
+def test_budget_not_above_the_warmup_is_refused_before_anything_runs(home: Path, lesr) -> None:
+    Store(home).close()
+    for args, name in ((("--steps", "400"), "steps (400)"), (("--final-steps", "300"), "final_steps (300)")):
+        # smoke: td3.start_steps = 400, so 400 steps would train nothing
+        out = lesr("run", "--env", "InvertedPendulum-v5", "--preset", "smoke", "--headless", *args, home=home,
+                   timeout=120)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.count("\n") == 1 and name in out.stderr and "td3.start_steps (400" in out.stderr
+    with Store(home) as store:
+        assert store.list_runs() == []
+    with pytest.raises(BadInput, match="steps"):
+        build_config(_args("--env", "HalfCheetah-v5", "--steps", "1500"))  # quick: warm-up 2000
+
+
+def test_engine_refuses_a_budget_built_in_code_without_writing(home: Path) -> None:
+    from lesr_local.config import RunConfig, TD3Config
+    from lesr_local.search.engine import SearchEngine
+
+    config = RunConfig(env_id="InvertedPendulum-v5", steps=500, final_steps=5_000, td3=TD3Config(start_steps=500))
+    with Store(home) as store:
+        with pytest.raises(BadInput, match=r"steps \(500\) must be above td3.start_steps"):
+            SearchEngine(store, lambda event: None).start(config)
+        assert store.list_runs() == []
+        assert not (home / "runs").exists() or not any((home / "runs").iterdir())
+
+
+def test_prune_and_select_seeds_flags_and_preset_defaults() -> None:
+    assert build_config(_args("--env", "Hopper-v5")).prune == "halving"  # quick
+    assert build_config(_args("--env", "Hopper-v5")).select_seeds == 2
+    assert build_config(_args("--env", "Hopper-v5", "--preset", "paper")).prune == "halving"
+    smoke = build_config(_args("--env", "Hopper-v5", "--preset", "smoke"))
+    assert smoke.prune == "none" and smoke.select_seeds == 0
+    cfg = build_config(_args("--env", "Hopper-v5", "--prune", "none", "--select-seeds", "3"))
+    assert cfg.prune == "none" and cfg.select_seeds == 3 and cfg.to_dict()["prune"] == "none"
+    with pytest.raises(BadInput, match="select_seeds"):
+        build_config(_args("--env", "Hopper-v5", "--select-seeds", "-1"))
+    with pytest.raises(SystemExit):
+        build_config(_args("--env", "Hopper-v5", "--prune", "sometimes"))

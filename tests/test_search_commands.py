@@ -5,14 +5,16 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import math
 import re
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from lesr_local.search import events as ev
 from lesr_local.search.reporter import HeadlessReporter
-from lesr_local.search.summary import ArmResult, build_summary, improvement
+from lesr_local.search.summary import build_summary
 from lesr_local.store import Store, new_run_id
 
 CODE = """import numpy as np
@@ -27,7 +29,7 @@ def intrinsic_reward(updated_s):
 """
 
 
-def _finished_run(home: Path) -> str:
+def _finished_run(home: Path, *, final: bool = True) -> str:
     store = Store(home)
     run_id = new_run_id()
     store.create_run(run_id, "InvertedPendulum-v5", "smoke", {"env_id": "InvertedPendulum-v5", "final_steps": 100})
@@ -42,6 +44,8 @@ def _finished_run(home: Path) -> str:
         ("final-baseline-s1", "final-baseline", None, None, 1, 6.0),
     ]
     for cid, kind, it, code, seed, score in rows:
+        if kind.startswith("final") and not final:
+            continue
         store.add_candidate(run_id, cid, kind=kind, seed=seed, total_steps=100, iteration=it,
                             sample=0 if it is not None else None, code=code, extra_dims=1 if code else None)
         store.mark_running(run_id, cid)
@@ -65,15 +69,6 @@ def _finished_run(home: Path) -> str:
     return run_id
 
 
-def test_arm_stats_and_improvement() -> None:
-    arm = ArmResult.of([9.0, 11.0])
-    assert arm.mean == 10.0 and arm.std == 1.0 and arm.seeds == 2
-    assert ArmResult.of([]).mean is None
-    assert improvement(10.0, 5.0) == 1.0
-    assert improvement(-5.0, -10.0) == 0.5
-    assert improvement(1.0, 0.0) is None
-
-
 def test_summary_fields(tmp_path: Path) -> None:
     run_id = _finished_run(tmp_path)
     with Store(tmp_path) as store:
@@ -81,13 +76,53 @@ def test_summary_fields(tmp_path: Path) -> None:
     assert s["run_id"] == run_id and s["status"] == "finished" and s["iterations"] == 1
     assert s["best"]["candidate_id"] == "i0-k0" and s["best"]["score"] == 8.0
     assert s["baseline"]["score"] == 5.0
-    assert s["final"]["best"] == {"mean": 10.0, "std": 1.0, "seeds": 2, "scores": [9.0, 11.0]}
+    best = s["final"]["best"]
+    assert best["mean"] == 10.0 and best["std"] == pytest.approx(math.sqrt(2.0)) and best["seeds"] == 2
+    assert best["iqm"] == 10.0
+    # curves (50, score / 2), (100, score): average value 0.75 * score
+    assert best["per_seed"] == [{"seed": 0, "score": 9.0, "auc": 6.75}, {"seed": 1, "score": 11.0, "auc": 8.25}]
+    assert best["auc"] == pytest.approx(7.5)
     assert s["final"]["baseline"]["mean"] == 5.0
-    assert s["final"]["improvement"] == 1.0
+    # paired differences 5 and 5: difference 5, interval [5, 5]; baseline 5 = 5 standard errors from 0
+    assert s["final"]["improvement"] == 5.0 and s["final"]["improvement_ci95"] == [5.0, 5.0]
+    assert s["final"]["improvement_relative"] == pytest.approx(1.0)
+    assert s["final"]["verdict"] == "better" and s["final"]["excluded_seeds"] == []
+    assert s["verdict"].startswith("better") and "2 paired seeds" in s["verdict"] and "preliminary" in s["verdict"]
+    assert s["headline"]["kind"] == "final" and s["headline"]["best"] == 10.0
     # search: baseline 100 + i0-k0 100 + the failed one's steps reached (0); final: 4 x 100
-    assert s["search_env_steps"] == 200 and s["final_env_steps"] == 400 and s["total_env_steps"] == 600
+    assert s["search_env_steps"] == 200 and s["selection_env_steps"] == 0 and s["final_env_steps"] == 400
+    assert s["total_env_steps"] == 600
     assert s["candidates"] == {"finished": 1, "failed": 1, "rejected": 1}
     assert s["llm"]["calls"] == 1
+
+
+def test_a_final_seed_failing_in_one_arm_leaves_both(tmp_path: Path) -> None:
+    run_id = _finished_run(tmp_path)
+    with Store(tmp_path) as store:
+        for cid, kind, score in (("final-best-s2", "final-best", 30.0), ("final-baseline-s2", "final-baseline", None)):
+            store.add_candidate(run_id, cid, kind=kind, seed=2, total_steps=100, code=CODE if score else None)
+            store.mark_running(run_id, cid)
+            if score is None:
+                store.fail_candidate(run_id, cid, "training worker died with SIGKILL")
+            else:
+                store.finish_candidate(run_id, cid, score=score, curve=[(100, score)], lipschitz=None,
+                                       dim_names=None, steps=100, seconds=1.0, steps_per_s=100.0, policy_path=None)
+        s = build_summary(store, run_id).to_dict()
+    final = s["final"]
+    assert final["paired_seeds"] == [0, 1]
+    assert final["excluded_seeds"] == [
+        {"seed": 2, "missing": ["baseline"], "reason": "baseline: training worker died with SIGKILL"}]
+    assert final["best"]["mean"] == 10.0 and final["best"]["seeds"] == 2  # the 30.0 of seed 2 is out
+    assert "1 seed failed in an arm and is excluded" in s["verdict"]
+
+
+def test_headline_is_the_search_score_before_the_final_evaluation(tmp_path: Path) -> None:
+    run_id = _finished_run(tmp_path, final=False)
+    with Store(tmp_path) as store:
+        s = build_summary(store, run_id).to_dict()
+    assert s["final"] is None and s["verdict"] is None
+    assert s["headline"] == {"kind": "search", "best": 8.0, "baseline": 5.0, "improvement": None,
+                             "improvement_relative": None, "verdict": None, "seeds": 1}
 
 
 def test_history_show_export_plot(tmp_path: Path, lesr) -> None:
@@ -97,6 +132,9 @@ def test_history_show_export_plot(tmp_path: Path, lesr) -> None:
     [row] = json.loads(out.stdout)
     assert row["run_id"] == run_id and row["env"] == "InvertedPendulum-v5" and row["status"] == "finished"
     assert row["best_score"] == 8.0 and row["created"].endswith("Z")
+    # the headline is the paired final comparison (10 vs 5), not the best search score (8)
+    assert row["headline_kind"] == "final" and row["headline_score"] == 10.0 and row["improvement"] == 5.0
+    assert row["verdict"] == "better"
 
     out = lesr("show", run_id, "--json", "--plot", str(tmp_path / "run.png"), home=tmp_path)
     assert out.returncode == 0, out.stderr
@@ -111,7 +149,8 @@ def test_history_show_export_plot(tmp_path: Path, lesr) -> None:
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
 
     text = lesr("show", run_id, home=tmp_path)
-    assert text.returncode == 0 and "i0-k0" in text.stdout and "improvement" in text.stdout
+    assert text.returncode == 0 and "i0-k0" in text.stdout and "verdict: better" in text.stdout
+    assert "final 10.0 vs baseline 5.0: +5 (+100.0%), better, 2 seeds" in text.stdout
 
     module = tmp_path / "best_features.py"
     out = lesr("export", run_id, "--out", str(module), home=tmp_path)
@@ -153,7 +192,8 @@ def test_reporter_renders_events_and_table(tmp_path: Path) -> None:
         reporter.print_summary(run.summary, store.list_candidates(run_id))
     text = buf.getvalue()
     assert "40.0 tok/s" in text and "ETA 2s" in text and "accepted" in text
-    assert "improvement" in text and "+100.0%" in text
+    assert "difference" in text and "+100.0%" in text and "95% CI [+5, +5]" in text
+    assert "final 10.0 vs baseline 5.0: +5 (+100.0%), better, 2 seeds" in text
 
 
 def test_reporter_live_bars_at_a_terminal() -> None:

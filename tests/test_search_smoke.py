@@ -42,13 +42,17 @@ def test_json_summary_fields(smoke: dict[str, Any]) -> None:
     assert isinstance(s["baseline"]["score"], float)
     final = s["final"]
     for arm in ("best", "baseline"):
-        assert final[arm]["seeds"] == 2 and len(final[arm]["scores"]) == 2
+        assert final[arm]["seeds"] == 2 and [p["seed"] for p in final[arm]["per_seed"]] == [1, 2]
         assert isinstance(final[arm]["mean"], float) and final[arm]["std"] >= 0.0
-    expected = (final["best"]["mean"] - final["baseline"]["mean"]) / abs(final["baseline"]["mean"])
-    assert final["improvement"] == pytest.approx(expected)
+        assert isinstance(final[arm]["iqm"], float) and isinstance(final[arm]["auc"], float)
+    assert final["improvement"] == pytest.approx(final["best"]["mean"] - final["baseline"]["mean"])
+    low, high = final["improvement_ci95"]
+    assert low <= final["improvement"] <= high
+    assert s["verdict"].startswith(final["verdict"]) and "preliminary" in s["verdict"]
+    assert s["headline"]["kind"] == "final"
     assert s["final_env_steps"] == 2 * 2 * 1_200
     assert s["search_env_steps"] >= 2 * 1_200  # the control + at least one candidate
-    assert s["total_env_steps"] == s["search_env_steps"] + s["final_env_steps"]
+    assert s["total_env_steps"] == s["search_env_steps"] + s["selection_env_steps"] + s["final_env_steps"]
 
 
 def test_store_rows(smoke: dict[str, Any]) -> None:

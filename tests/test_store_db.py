@@ -183,3 +183,25 @@ def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
     atomic_write_text(target, "a = 2\n")
     assert target.read_text() == "a = 2\n"
     assert [p.name for p in target.parent.iterdir()] == ["mod.py"]
+
+
+def test_a_store_written_before_the_halving_columns_gets_them(tmp_path) -> None:
+    import sqlite3
+
+    from lesr_local.store import Store
+
+    Store(tmp_path).close()
+    conn = sqlite3.connect(tmp_path / "lesr.sqlite3")
+    conn.execute("ALTER TABLE candidates DROP COLUMN stopped_at_step")
+    conn.execute("ALTER TABLE candidates DROP COLUMN rung_step")
+    conn.commit()
+    conn.close()
+    with Store(tmp_path) as store:
+        store.create_run("r1", "Hopper-v5", "quick", {})
+        store.add_candidate("r1", "i0-k0", kind="search", seed=0, total_steps=100, iteration=0, sample=0)
+        store.pause_candidate("r1", "i0-k0", step=25, curve=[(25, 1.5)], lipschitz=None, dim_names=None, seconds=1.0)
+        cand = store.get_candidate("r1", "i0-k0")
+        assert cand.status == "pending" and cand.rung_step == 25 and cand.steps_done == 25 and cand.curve == [(25, 1.5)]
+        store.stop_candidate("r1", "i0-k0", step=25, score=1.5, reason="stopped early at step 25")
+        cand = store.get_candidate("r1", "i0-k0")
+        assert cand.status == "finished" and cand.stopped_at_step == 25 and cand.score == 1.5

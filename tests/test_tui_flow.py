@@ -78,7 +78,7 @@ async def test_smoke_run_from_the_form_to_a_candidate(home: Path) -> None:
         detail = app.screen
         assert isinstance(detail, RunDetailScreen)
         info = plain(detail.query_one("#run-info", Static))
-        assert "finished" in info and "improvement" in info
+        assert "finished" in info and "verdict:" in info and "final " in info
         candidates = detail.query_one("#run-candidates-table", DataTable)
         ids = [str(candidates.get_row_at(i)[0]) for i in range(candidates.row_count)]
         best_id = app.store.get_run(run_id).best_candidate_id

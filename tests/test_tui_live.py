@@ -59,7 +59,7 @@ async def test_events_fill_table_stream_curves_and_log(home: Path) -> None:
         log_text = "\n".join(line.text for line in log.lines)
         assert "i0-k0 accepted" in log_text and "baseline finished, score 20.000" in log_text
         status = plain(screen.query_one("#run-status", Static))
-        assert "r-live-0001" in status and "iteration 1/1" in status and "baseline 20.0" in status
+        assert "r-live-0001" in status and "iteration 1/1" in status and "control 20.0" in status
 
         # A later event touches only its row's cells.
         session.sink(ev.TrainingFinished("r-live-0001", candidate_id="i0-k0", status="finished", score=25.0,
@@ -69,7 +69,41 @@ async def test_events_fill_table_stream_curves_and_log(home: Path) -> None:
         assert table.value("i0-k0", "score") == 25.0
         assert str(table.get_cell("i0-k0", "delta")) == "+25.0%"
         status = plain(screen.query_one("#run-status", Static))
-        assert "best i0-k0 25.0 (+25.0% vs baseline)" in status
+        # One seed, best of the search: labelled as a search score, never as an improvement.
+        assert "search score: best i0-k0 25.0 (one seed)" in status and "%" not in status
+
+        # Once the final evaluation exists, its paired comparison is the headline.
+        head = {"kind": "final", "best": 26.0, "baseline": 20.0, "improvement": 6.0, "improvement_relative": None,
+                "verdict": "better", "seeds": 5}
+        session.sink(ev.RunFinished("r-live-0001", status="finished", summary={"headline": head}))
+        await pilot.pause(0.2)
+        status = plain(screen.query_one("#run-status", Static))
+        assert "final 26.0 vs baseline 20.0: +6, better, 5 seeds" in status and "search score" not in status
+
+
+@async_test
+async def test_a_candidate_paused_then_stopped_by_halving(home: Path) -> None:
+    app = LesrApp(home, preview=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        session = _session(app, home)
+        await pilot.pause()
+        for event in live_events():
+            session.sink(event)
+        session.sink(ev.TrainingPaused("r-live-0001", candidate_id="i0-k0", step=600, total_steps=1200))
+        await pilot.pause(0.2)
+        table = app.screen.query_one(CandidatesTable)
+        assert table.value("i0-k0", "status") == "paused"
+        session.sink(ev.CandidateStopped("r-live-0001", candidate_id="i0-k0", step=600, total_steps=1200, score=9.0,
+                                         reason="stopped early at step 600 of 1200 by successive halving"))
+        await pilot.pause(0.2)
+        assert table.value("i0-k0", "status") == "stopped" and table.value("i0-k0", "score") == 9.0
+        # scored at step 600: no Δ against the baseline's score at 1200
+        assert str(table.get_cell("i0-k0", "delta")) == "—"
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        log = app.screen.query_one("#log", RichLog)
+        assert "i0-k0 stopped at step 600 by successive halving" in "\n".join(line.text for line in log.lines)
 
 
 @async_test

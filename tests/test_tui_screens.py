@@ -153,12 +153,16 @@ async def test_history_run_detail_and_candidate_detail(home: Path) -> None:
         table = app.screen.query_one("#runs-table", DataTable)
         assert table.row_count == 1
         assert str(table.get_row_at(0)[0]) == RUN_ID
-        assert "+25.0%" in str(table.get_row_at(0)[4])
+        row = [str(cell) for cell in table.get_row_at(0)]
+        # the paired final comparison, not the search's best single-seed score (25.0)
+        assert row[3] == "final ×2" and row[4] == "26.0" and row[5] == "20.0" and row[6] == "+6 better"
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, RunDetailScreen)
         info = _text(app, "#run-info")
-        assert "improvement +30.0%" in info and "26.0 ± 1.0 " in info
+        assert "final 26.0 vs baseline 20.0: +6 (+30.0%), better, 2 seeds" in info and "26.0 ± 1.0 " in info
+        assert "difference +6 (95% CI [+5, +7]) = +30.0%" in info and "verdict: better" in info
+        assert "search: best i0-k0 25.0 · control 20.0 (one seed each)" in info
         candidates = app.screen.query_one("#run-candidates-table", DataTable)
         ids = [str(candidates.get_row_at(i)[0]) for i in range(candidates.row_count)]
         assert ids == ["baseline", "i0-k0", "i0-k1"]

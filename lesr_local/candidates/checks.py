@@ -27,7 +27,7 @@ from lesr_local.sandbox.supervisor import Worker, WorkerEnded
 
 __all__ = ["CheckResult", "check_candidate", "check_source_on_states", "semantic_check", "CHECK_STATES"]
 
-CHECK_STATES = 64  # states from random rollouts each candidate is checked on
+CHECK_STATES = 64  # states each candidate is checked on: resets of 4 episodes + 60 spread over 4 x 300 steps
 _WORKER_ENV = {
     "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
     "PYTHONHASHSEED": "0", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
@@ -44,19 +44,18 @@ def check_candidate(source: str, env_id: str, env_spec: str | None = None, *,
 
 @functools.lru_cache(maxsize=8)
 def _cached_states(env_id: str, env_spec: str | None, n: int, seed: int) -> np.ndarray:
-    from lesr_local.envs import sample_states  # gymnasium: imported only when states are needed
+    # gymnasium: imported only when states are needed
+    from lesr_local.envs.check_states import spread_states
 
-    if env_spec is not None:
-        states = sample_states(env_id, n, seed=seed, env_spec=env_spec)  # type: ignore[call-arg]
-    else:
-        states = sample_states(env_id, n, seed=seed)
+    states, _ = spread_states(env_id, n, seed=seed, env_spec=env_spec)
     states = np.asarray(states, dtype=np.float64)
     states.setflags(write=False)
     return states
 
 
 def env_states(env_id: str, env_spec: str | None = None, n: int = CHECK_STATES, seed: int = 0) -> np.ndarray:
-    """Real states from short random rollouts (cached per env)."""
+    """Reset states of several episodes plus states spread over random rollouts of a few hundred
+    steps (envs.check_states.spread_states), cached per env."""
     return _cached_states(env_id, env_spec, n, seed)
 
 

@@ -53,6 +53,7 @@ class CandidateFeedback:
     lipschitz: list[float] | None  # one per dim of revise_state(s)
     status: str  # finished | failed | rejected
     reason: str | None = None
+    stopped_at_step: int | None = None  # successive halving cut it here; score is at that step
 
 
 # ----------------------------------------------------------------------------------------------
@@ -201,6 +202,9 @@ def _candidate_block(env: EnvLike, fb: CandidateFeedback, extra_only: bool, best
         why = fb.reason or "no reason recorded"
         return f"### Candidate {fb.candidate_id} (iteration {fb.iteration}): {fb.status}: {why}"
     tag = " (best so far)" if best else ""
+    if fb.stopped_at_step is not None:
+        tag = (f" at step {fb.stopped_at_step}, stopped early there: it scored below the other candidates of "
+               "its iteration at that step")
     return "\n".join([
         f"### Candidate {fb.candidate_id} (iteration {fb.iteration}), score {_fmt_score(fb.score)}{tag}",
         "```python", fb.code.strip(), "```",
@@ -210,7 +214,7 @@ def _candidate_block(env: EnvLike, fb: CandidateFeedback, extra_only: bool, best
 
 def best_candidate(history: Sequence[CandidateFeedback]) -> CandidateFeedback | None:
     finished = [h for h in history if h.status == "finished" and h.score is not None
-                and math.isfinite(h.score)]
+                and math.isfinite(h.score) and h.stopped_at_step is None]  # early scores are not comparable
     return max(finished, key=lambda h: h.score) if finished else None  # type: ignore[arg-type, return-value]
 
 
@@ -247,7 +251,8 @@ def feedback_prompt(env: EnvLike, results: list[CandidateFeedback], baseline_sco
     blocks = [_candidate_block(env, fb, extra_only=False) for fb in results]
     return "\n".join([
         _task_block(env), "",
-        f"Each candidate below was trained with TD3 for the same number of steps. Score = {_metric_text(env)}. "
+        "Each candidate below was trained with TD3 for the same number of steps, except those marked as "
+        f"stopped early, which are scored at the step they stopped. Score = {_metric_text(env)}. "
         + baseline,
         shaping_text(shaping, weight, gamma),
         "For every dim of updated_s we also measured the Lipschitz constant of the extrinsic reward "

@@ -7,6 +7,11 @@ call while training (lesr_local.rl.features). The rules: deterministic; revise_s
 state, with at least one extra dim and the same length on every state; it must not modify its
 input; intrinsic_reward returns a finite float in [-100, 100]; the mean time of one
 revise_state + intrinsic_reward call stays under a budget.
+
+The time is the CPU time of the calling thread (time.thread_time), not wall time: trainings and the
+LLM share the cores with the check, and on a loaded machine a wall clock would reject a candidate
+that an idle one accepts. CPU time counts only the work the calls themselves do (Python and numpy,
+whose BLAS runs in this thread with one BLAS thread in the check worker).
 """
 
 from __future__ import annotations
@@ -58,10 +63,10 @@ def semantic_check(funcs: CandidateFunctions, states: np.ndarray,
     try:
         features, rewards = _pass(funcs, states, dim, order=range(len(states)), expected_len=None)
         feature_dim = int(features.shape[1])
-        start = time.perf_counter()
+        start = time.thread_time()  # CPU time: independent of the machine's load (see the module doc)
         again_f, again_r = _pass(funcs, states, dim, order=range(len(states) - 1, -1, -1),
                                  expected_len=feature_dim)
-        elapsed = time.perf_counter() - start
+        elapsed = time.thread_time() - start
     except SemanticError as exc:
         return CheckResult(False, str(exc), dim)
     if not (np.array_equal(features, again_f) and np.array_equal(rewards, again_r)):

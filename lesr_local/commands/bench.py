@@ -1,4 +1,4 @@
-"""`lesr bench llm|td3`: performance figures as JSON (speed goals are checked here, not in tests)."""
+"""`lesr bench llm|td3|search`: performance figures as JSON (speed goals are checked here, not in tests)."""
 
 from __future__ import annotations
 
@@ -50,11 +50,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ckpt.add_argument("--json", action="store_true", help="one JSON line on stdout")
     ckpt.set_defaults(func=_bench_checkpoint)
 
+    search = kinds.add_parser("search", help="env steps successive halving saves on one fixed candidate set")
+    add_home_option(search)
+    search.add_argument("--env", default="HalfCheetah-v5")
+    search.add_argument("--run", default=None, metavar="RUN_ID", help="replay the search candidates of this run")
+    search.add_argument("--candidates", nargs="+", default=None, metavar="FILE.py", help="or these modules")
+    search.add_argument("--samples", type=int, default=None, metavar="K", help="use the first K candidates only")
+    search.add_argument("--preset", default="quick", choices=["smoke", "quick", "paper"],
+                        help="TD3 / evaluation settings and N_small (default: quick)")
+    search.add_argument("--steps", type=int, default=None, metavar="N_SMALL", help="steps per candidate")
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--workers", type=int, default=None, metavar="W", help="concurrent trainings")
+    search.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    search.set_defaults(func=_bench_search)
+
 
 def _bench_checkpoint(args: argparse.Namespace) -> int:
     from lesr_local.bench.checkpoint_bench import run_checkpoint_bench
 
     return run_checkpoint_bench(args)
+
+
+def _bench_search(args: argparse.Namespace) -> int:
+    from lesr_local.bench.search_bench import run_search_bench
+
+    return run_search_bench(args)
 
 
 def _bench_llm(args: argparse.Namespace) -> int:

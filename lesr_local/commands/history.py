@@ -22,12 +22,19 @@ def iso(ts: float | None) -> str | None:
 
 
 def run_row(run: Any) -> dict[str, Any]:
-    final = (run.summary or {}).get("final") or {}
+    """One run. `headline` is the figure to show: the paired final comparison once it exists (kind
+    "final"), else the search's best single-seed score (kind "search", never shown as an improvement)."""
+    from lesr_local.search.headline import run_headline
+
+    head = run_headline(run)
     return {
         "run_id": run.run_id, "env": run.env_id, "status": run.status, "created": iso(run.created),
+        "headline": head, "headline_kind": None if head is None else head["kind"],
+        "headline_score": None if head is None else head["best"],
+        "improvement": None if head is None else head["improvement"],
+        "verdict": None if head is None else head["verdict"],
         "best_score": run.best_score, "best_candidate_id": run.best_candidate_id,
-        "baseline_score": run.baseline_score, "improvement": final.get("improvement"), "preset": run.preset,
-        "reason": run.reason,
+        "baseline_score": run.baseline_score, "preset": run.preset, "reason": run.reason,
     }
 
 
@@ -36,6 +43,7 @@ def _handle(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from lesr_local.commands.common import home_from, print_json
+    from lesr_local.search.headline import headline_text
     from lesr_local.store import Store
 
     with Store(home_from(args)) as store:
@@ -48,17 +56,11 @@ def _handle(args: argparse.Namespace) -> int:
         console.print("no runs yet; start one with `lesr run --env InvertedPendulum-v5 --preset smoke`")
         return 0
     table = Table(title="runs")
-    for name in ("run id", "env", "preset", "status", "created", "best score", "baseline", "improvement"):
+    for name in ("run id", "env", "preset", "status", "created", "headline"):
         table.add_column(name)
     for row in rows:
-        imp = row["improvement"]
-        table.add_row(
-            row["run_id"], row["env"], row["preset"], row["status"], row["created"] or "-",
-            _num(row["best_score"]), _num(row["baseline_score"]), "-" if imp is None else f"{imp * 100:+.1f}%",
-        )
+        table.add_row(row["run_id"], row["env"], row["preset"], row["status"], row["created"] or "-",
+                      headline_text(row["headline"]))
     console.print(table)
     return 0
 
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"

@@ -20,7 +20,8 @@ _OVERRIDES = {
     "env": "env_id", "samples": "samples", "iterations": "iterations", "steps": "steps",
     "final_steps": "final_steps", "seeds": "seeds", "workers": "workers", "model": "llm.model",
     "intrinsic_weight": "intrinsic_weight", "temperature": "llm.temperature", "constrain": "llm.constrain",
-    "env_spec": "env_spec", "seed": "seed", "shaping": "shaping",
+    "env_spec": "env_spec", "seed": "seed", "shaping": "shaping", "prune": "prune",
+    "select_seeds": "select_seeds",
 }
 
 
@@ -49,6 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--temperature", type=float, default=None, help="LLM sampling temperature")
     parser.add_argument("--constrain", default=None, choices=["auto", "on", "off"],
                         help="grammar-constrained decoding")
+    parser.add_argument("--prune", default=None, choices=["none", "halving"],
+                        help="successive halving of each iteration's candidates (default: halving for quick and paper)")
+    parser.add_argument("--select-seeds", type=int, default=None, metavar="S2",
+                        help="re-train the top search candidates and the control on S2 fresh seeds before "
+                             "choosing the best (0 = pick on the single search seed; quick and paper: 2)")
     parser.add_argument("--env-spec", default=None, metavar="FILE", help="TOML description of an uncatalogued env")
     parser.add_argument("--no-video", action="store_true", help="skip the video of the best candidate")
     parser.add_argument("--resume", default=None, metavar="RUN_ID", help="continue a stopped or killed run")

@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_detail(store: Any, run_id: str) -> dict[str, Any]:
     from lesr_local.commands.history import iso
     from lesr_local.search.ablation import ablation_report
+    from lesr_local.search.headline import run_headline
 
     run = store.get_run(run_id)
     candidates = store.list_candidates(run.run_id)
@@ -31,7 +32,7 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any]:
         "status": run.status, "reason": run.reason, "created": iso(run.created), "updated": iso(run.updated),
         "finished_at": iso(run.finished_at), "best_candidate_id": run.best_candidate_id,
         "best_score": run.best_score, "baseline_score": run.baseline_score, "config": run.config,
-        "summary": run.summary, "run_dir": str(store.runs_dir / run.run_id),
+        "headline": run_headline(run), "summary": run.summary, "run_dir": str(store.runs_dir / run.run_id),
         # runs saved before the setting existed trained with additive shaping
         "shaping": run.config.get("shaping", "additive"),
         "ablations": ablation_report(store.list_ablations(run.run_id)),
@@ -46,7 +47,8 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any]:
              "dim_names": c.dim_names, "extra_dims": c.extra_dims, "reason": c.reason,
              "finished_at": iso(c.finished_at), "started_at": iso(c.started_at), "steps_done": c.steps_done,
              "total_steps": c.total_steps, "seconds": c.seconds, "code_path": c.code_path,
-             "policy_path": c.policy_path, "curve": [list(p) for p in c.curve], "code": c.code}
+             "policy_path": c.policy_path, "curve": [list(p) for p in c.curve], "code": c.code,
+             "stopped_at_step": c.stopped_at_step, "rung_step": c.rung_step}
             for c in candidates
         ],
         "llm_calls": [
@@ -84,6 +86,8 @@ def _print(detail: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from lesr_local.search.headline import headline_text
+
     console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(f"[bold]run {detail['run_id']}[/bold] — {detail['env']} — preset {detail['preset']} — "
                   f"{detail['status']}" + (f" ({detail['reason']})" if detail["reason"] else ""))
@@ -102,17 +106,29 @@ def _print(detail: dict[str, Any]) -> None:
         )
     console.print(table)
     summary = detail["summary"] or {}
+    console.print(f"[bold]headline[/bold]: {headline_text(detail['headline'])}", highlight=False)
     final = summary.get("final")
-    if final:
+    if final and "improvement_ci95" in final:
         b, r = final["best"], final["baseline"]
-        imp = final.get("improvement")
-        console.print(
-            f"final: best {_pm(b)} vs baseline {_pm(r)} over {b['seeds']}/{r['seeds']} seeds; improvement "
-            + ("-" if imp is None else f"{imp * 100:+.1f}%")
-        )
+        console.print(f"final: best {_pm(b)} vs baseline {_pm(r)} over {b['seeds']} paired seed(s); "
+                      f"IQM {_num(b.get('iqm'))} vs {_num(r.get('iqm'))}; AUC {_num(b.get('auc'))} vs "
+                      f"{_num(r.get('auc'))}", highlight=False)
+        for gone in final.get("excluded_seeds") or []:
+            console.print(f"final seed {gone['seed']} excluded from both arms: {gone['reason']}", highlight=False)
+    if summary.get("verdict"):
+        console.print(f"verdict: {summary['verdict']}", highlight=False)
+    pruning = summary.get("pruning")
+    if pruning:
+        console.print(f"successive halving: {pruning['stopped_candidates']} candidate(s) stopped early, "
+                      f"{pruning['saved_candidate_steps']} candidate steps saved", highlight=False)
+    if (summary.get("best") or {}).get("selection_mean") is not None:
+        best = summary["best"]
+        console.print(f"best chosen on fresh seeds: {best['candidate_id']} seed mean {best['selection_mean']:.4g}",
+                      highlight=False)
     if summary:
         console.print(f"env steps: {summary.get('total_env_steps')} total = {summary.get('search_env_steps')} "
-                      f"search + {summary.get('final_env_steps')} final")
+                      f"search + {summary.get('selection_env_steps', 0)} selection + "
+                      f"{summary.get('final_env_steps')} final")
     if detail["ablations"]:
         from lesr_local.commands.ablate import print_ablation
 
@@ -126,4 +142,8 @@ def _print(detail: dict[str, Any]) -> None:
 def _pm(arm: dict[str, Any]) -> str:
     if arm.get("mean") is None:
         return "-"
-    return f"{arm['mean']:.2f} ± {arm['std']:.2f}"
+    return f"{arm['mean']:.2f} ± {_num(arm.get('std'))}"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

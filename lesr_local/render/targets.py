@@ -42,7 +42,7 @@ def resolve_target(store: Any, run_id: str, candidate: str = "best") -> RenderTa
             code = store.get_candidate(run_id, chosen.source_candidate_id).code
     if not chosen.policy_path or not Path(chosen.policy_path).is_file():
         raise BadInput(f"candidate {chosen.candidate_id} of run {run_id} has no saved policy to render")
-    if chosen.kind in ("baseline", "final-baseline"):
+    if chosen.kind in ("baseline", "selection-baseline", "final-baseline"):
         code = None
     return RenderTarget(
         run_id=run_id, candidate_id=chosen.candidate_id, env_id=run.env_id, env_spec=env_spec,

@@ -39,6 +39,11 @@ class TrainSpec:
     # What the agent observes: "features" = F(s); "raw" = the raw state s, F feeding G only
     # (the reward_only ablation).
     observation: str = "features"
+    # Successive halving: stop at exactly this step (< steps), evaluate, checkpoint and return status
+    # "paused"; the same spec with a later pause (or none) continues from that checkpoint. A pause
+    # mid-episode is treated like a time-limit truncation (the bootstrap is not cut; the resumed
+    # training starts a fresh episode). Needs checkpoint_dir.
+    pause_at_step: int | None = None
 
 
 @dataclass
@@ -52,7 +57,7 @@ class TrainProgress:
 
 @dataclass
 class TrainResult:
-    status: str  # "finished" | "failed" | "cancelled"
+    status: str  # "finished" | "failed" | "cancelled" | "paused" (reached spec.pause_at_step; steps = that step)
     reason: str | None
     score: float | None  # mean of the last eval.last_k evaluations
     curve: list[tuple[int, float]]

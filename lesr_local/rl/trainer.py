@@ -139,6 +139,11 @@ class Trainer:
         next_emit = 0.0
         noise_scale = cfg.expl_noise * (self.act_high - self.act_low) / 2
         w = spec.intrinsic_weight
+        pause_at = spec.pause_at_step if spec.pause_at_step is not None and spec.pause_at_step < spec.steps else None
+        if pause_at is not None and not self.files.wants_checkpoints:
+            raise ValueError("pause_at_step needs a checkpoint_dir to continue from")
+        if pause_at is not None and self.step >= pause_at:  # resumed at (or past) the pause: nothing to do
+            return self._result("paused", None, clock, start_step, start_updates)
         try:
             while self.step < spec.steps:
                 if should_stop is not None and should_stop():
@@ -164,13 +169,14 @@ class Trainer:
                 if self.step > cfg.start_steps and self.buffer.size >= cfg.batch_size:
                     self.agent.update(self.buffer.sample(cfg.batch_size))
                 episode_over = terminated or truncated
-                if episode_over:
-                    self._end_episode()
+                pausing = self.step == pause_at
+                if episode_over or pausing:  # a pause cuts the episode like a time limit would
+                    self._end_episode(finished=episode_over)
                 evaluation = None
-                if self.step % spec.eval.every == 0 or self.step == spec.steps:  # always the final policy
+                if self.step % spec.eval.every == 0 or self.step == spec.steps or pausing:  # always the last policy
                     evaluation = (self.step, self.evaluator.run(self.agent.act, len(self.curve)))
                     self.curve.append(evaluation)
-                if episode_over:  # after the evaluation, so a checkpoint includes it
+                if episode_over and not pausing:  # after the evaluation, so a checkpoint includes it
                     self._maybe_checkpoint()
                     self._reset()
                     self._phi = None  # the next episode's Phi(s_0) is G(F(reset state))
@@ -179,6 +185,10 @@ class Trainer:
                     next_emit = now + PROGRESS_INTERVAL_S
                     rate = (self.step - start_step) / max(now - clock.start, 1e-9)
                     self.on_progress(TrainProgress(self.step, spec.steps, rate, self.last_return, evaluation))
+                if pausing:  # after the evaluation, so the checkpoint includes it; resuming resets the env
+                    self.last_checkpoint = self.step
+                    self.files.save(CHECKPOINT, pack(self._checkpoint_state()))
+                    return self._result("paused", None, clock, start_step, start_updates)
         except CandidateError as exc:
             return self._result("failed", str(exc), clock, start_step, start_updates)
         result = self._result("finished", None, clock, start_step, start_updates)
@@ -207,11 +217,12 @@ class Trainer:
         self._phi = g_next
         return term
 
-    def _end_episode(self) -> None:
+    def _end_episode(self, finished: bool = True) -> None:
         if len(self._episode_feats) >= 2:
             self.lipschitz.update(episode_lipschitz(np.stack(self._episode_feats),
                                                     np.asarray(self._episode_rewards)))
-        self.last_return = self._episode_return
+        if finished:  # a paused episode's partial return is not an episode return
+            self.last_return = self._episode_return
         self.episodes += 1
         self._episode_feats, self._episode_rewards, self._episode_return = [], [], 0.0
 

@@ -108,7 +108,7 @@ JOB_SCHEMA = Schema("engine", {
     "start": MessageSpec(),
     **FILE_MESSAGES,
 })
-RESULT_STATUSES = ("finished", "failed", "cancelled")
+RESULT_STATUSES = ("finished", "failed", "cancelled", "paused")
 
 
 def run_training(

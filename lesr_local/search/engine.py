@@ -14,19 +14,30 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from lesr_local.config import RunConfig
+from lesr_local.config import RunConfig, validate
 from lesr_local.errors import BadInput, Interrupted, LesrError, RunFailed
 from lesr_local.procs import pid_alive
 from lesr_local.search import events as ev
 from lesr_local.search.executors import Executor, LocalProcessExecutor, default_workers
+from lesr_local.search.halving import Rung, rung_schedule, rung_score, rung_survivors
 from lesr_local.search.llm_session import GenerationCancelled, LLMSession
 from lesr_local.search.sampling import CandidateSampler
-from lesr_local.search.summary import RunSummary, best_search_candidate, build_summary
+from lesr_local.search.summary import (
+    RunSummary,
+    best_search_candidate,
+    build_summary,
+    choose_best,
+    final_comparison,
+    selection_finalists,
+    selection_means,
+)
 from lesr_local.search.training import JobRecorder, TrainingJob, checkpoint_dir, policy_path
 from lesr_local.store import CandidateRecord, Store, new_run_id
 from lesr_local.store.files import atomic_write_text
@@ -44,16 +55,20 @@ class _Stopped(Exception):
 
 class SearchEngine:
     def __init__(self, store: Store, sink: ev.EventSink, cancel: threading.Event | None = None,
-                 executor_factory: type[LocalProcessExecutor] | None = None) -> None:
+                 executor_factory: type[LocalProcessExecutor] | None = None,
+                 llm_client_factory: Callable[..., Any] | None = None, search_only: bool = False) -> None:
+        self.search_only = search_only  # `lesr bench search`: the iterations only (no control, selection, final)
         self.store = store
         self.sink = sink
         self.cancel = cancel or threading.Event()
         self._executor_factory = executor_factory or LocalProcessExecutor
+        self._llm_client_factory = llm_client_factory  # None = the real llama.cpp client (search.replay replays)
 
     # -- entry points ------------------------------------------------------------------------
 
     def start(self, config: RunConfig) -> RunSummary:
         """Validate, create the run in the store, drive it to the end."""
+        validate(config)  # a config built in code skipped RunConfig.from_dict: refuse before writing anything
         env = _env_info(config)
         model = _model(config)
         run_id = new_run_id()
@@ -92,7 +107,7 @@ class SearchEngine:
         # or by the engine itself when the run fails, so nothing keeps running after the return.
         halt = threading.Event()
         bridge = _Bridge(self.cancel, halt)
-        session = LLMSession(self.store, run_id, model, config.llm.n_ctx, self.sink, halt)
+        session = LLMSession(self.store, run_id, model, config.llm.n_ctx, self.sink, halt, self._llm_client_factory)
         try:
             video = _Loop(self, run_id, config, env, session, executor, halt).run()
         except BaseException as exc:
@@ -164,7 +179,8 @@ class _Loop:
 
     def run(self) -> str | None:
         cfg = self.config
-        control = self._ensure_job("baseline", kind="baseline", code=None, seed=cfg.seed, steps=cfg.steps)
+        control = None if self.engine.search_only else self._ensure_job(
+            "baseline", kind="baseline", code=None, seed=cfg.seed, steps=cfg.steps)
         analysis: str | None = None
         for it in range(cfg.iterations):
             self._check()
@@ -177,9 +193,11 @@ class _Loop:
             analysis = self._iteration(it, analysis, control)
         self._wait([control])
         self.session.close()  # the model is not needed any more: give its memory to the trainings
-        best = best_search_candidate(self.store.list_candidates(self.run_id))
-        if best is None:
+        if best_search_candidate(self.store.list_candidates(self.run_id)) is None:
             raise RunFailed("no candidate finished training with a score; see `lesr show` for the reasons")
+        if self.engine.search_only:
+            return None
+        best = self._select()
         self._final(best)
         return self._video(best)
 
@@ -192,6 +210,8 @@ class _Loop:
         if dropped:
             self.sink(ev.Log(self.run_id, level="info",
                              message=f"prompt trimmed to the context window; left out: {', '.join(dropped)}"))
+        rungs = self._rungs()
+        first_pause = rungs[0].step if rungs else None
         jobs: list[TrainingJob] = []
         for k in range(cfg.samples):
             self._check()
@@ -199,9 +219,17 @@ class _Loop:
             cand = self.store.find_candidate(self.run_id, cid)
             if cand is None:
                 cand = self.sampler.sample(it, k, prompt)
-            if cand.status in ("pending", "running"):
-                jobs.append(self._start(cand))
-        self._wait([*jobs, *([control] if control else [])])
+            if cand.status in ("pending", "running") and cand.rung_step is None:  # not past rung 0 yet
+                jobs.append(self._start(cand, pause_at=first_pause))
+        # The control trains alongside every stage; only the analysis below needs its score.
+        self._wait(jobs if rungs else [*jobs, control])
+        for index, rung in enumerate(rungs):
+            self._cut_at_rung(it, rung)
+            pause = rungs[index + 1].step if index + 1 < len(rungs) else None
+            survivors = [c for c in self._iteration_candidates(it)
+                         if c.status in ("pending", "running") and c.rung_step == rung.step]
+            self._wait([self._start(c, pause_at=pause) for c in survivors])
+        self._wait([control])
         cands = [c for c in self.store.list_candidates(self.run_id, kind="search") if c.iteration == it]
         accepted = [c for c in cands if c.status != "rejected"]
         if not accepted:
@@ -226,9 +254,81 @@ class _Loop:
                                        best_score=best.score if best else None))
         return next_analysis
 
+    # -- successive halving (search/halving.py) ----------------------------------------------
+
+    def _rungs(self) -> list[Rung]:
+        cfg = self.config
+        if cfg.prune != "halving":
+            return []
+        return rung_schedule(cfg.steps, cfg.samples, cfg.td3.start_steps, cfg.eval.every)
+
+    def _iteration_candidates(self, it: int) -> list[CandidateRecord]:
+        return [c for c in self.store.list_candidates(self.run_id, kind="search") if c.iteration == it]
+
+    def _cut_at_rung(self, it: int, rung: Rung) -> None:
+        """Keep the rung's best `rung.keep` of the candidates that reached it; stop the others there.
+
+        Idempotent (a resumed run repeats it): the ranking uses only evaluations up to the rung step,
+        which a candidate that went on keeps unchanged, and candidates already cut stay cut.
+        """
+        cfg = self.config
+        cands = self._iteration_candidates(it)
+        reached = [c for c in cands if c.status != "failed" and max(c.rung_step or 0, c.stopped_at_step or 0) >= rung.step]
+        scores = {c.candidate_id: rung_score(c.curve, rung.step, cfg.td3.start_steps, cfg.eval.last_k) for c in reached}
+        keep = set(rung_survivors(scores, [c.candidate_id for c in cands], rung.keep))
+        for cand in reached:
+            if cand.candidate_id in keep or cand.status != "pending" or cand.rung_step != rung.step:
+                continue  # a survivor, already cut, or (trained on past the rung) not ours to cut
+            reason = (f"stopped early at step {rung.step} of {cand.total_steps} by successive halving: not among "
+                      f"the best {rung.keep} of {len(reached)} candidates of iteration {it + 1} at that step")
+            score = scores[cand.candidate_id]
+            self.store.stop_candidate(self.run_id, cand.candidate_id, step=rung.step, score=score, reason=reason)
+            if cand.checkpoint_dir:
+                shutil.rmtree(cand.checkpoint_dir, ignore_errors=True)  # never continued: free the disk
+            self.sink(ev.CandidateStopped(self.run_id, candidate_id=cand.candidate_id, step=rung.step,
+                                          total_steps=cand.total_steps, score=score, reason=reason))
+
     def _history(self) -> list[CandidateRecord]:
         return [c for c in self.store.list_candidates(self.run_id, kind="search")
                 if c.status in ("finished", "failed", "rejected")]
+
+    # -- re-evaluation before choosing (--select-seeds) -------------------------------------
+
+    def _select(self) -> CandidateRecord:
+        """Re-train the top candidates and the control on fresh seeds at N_small; pick on the seed mean."""
+        cfg = self.config
+        cands = self.store.list_candidates(self.run_id)
+        finalists = selection_finalists(cands)
+        if cfg.select_seeds > 0 and len(finalists) >= 2:
+            # Fresh seeds, distinct from the search seed and from the final evaluation's seed+1..seed+S.
+            seeds = [cfg.seed + cfg.seeds + 1 + j for j in range(cfg.select_seeds)]
+            names = ", ".join(c.candidate_id for c in finalists)
+            self._log(f"re-evaluating {names} and the raw-state control on {len(seeds)} fresh seed(s) x "
+                      f"{cfg.steps} steps before choosing the best")
+            jobs: list[TrainingJob | None] = []
+            for seed in seeds:
+                for cand in finalists:
+                    jobs.append(self._ensure_job(f"select-{cand.candidate_id}-s{seed}", kind="selection",
+                                                 code=cand.code, seed=seed, steps=cfg.steps,
+                                                 source=cand.candidate_id, extra_dims=cand.extra_dims))
+                jobs.append(self._ensure_job(f"select-baseline-s{seed}", kind="selection-baseline", code=None,
+                                             seed=seed, steps=cfg.steps))
+            self._wait(jobs)
+            cands = self.store.list_candidates(self.run_id)
+            means = selection_means(cands)
+            for cand in finalists:
+                runs = means.get(cand.candidate_id, [])
+                mean = "no finished seed" if not runs else f"seed mean {sum(v for _, v in runs) / len(runs):.4g}"
+                self._log(f"{cand.candidate_id}: search score {cand.score:.4g}, {mean}")
+        best = choose_best(cands)
+        if best is None:
+            raise RunFailed("no candidate finished training with a score; see `lesr show` for the reasons")
+        base = self.store.find_candidate(self.run_id, "baseline")
+        self.store.set_run_best(self.run_id, best.candidate_id, best.score, base.score if base else None)
+        return best
+
+    def _log(self, message: str, level: str = "info") -> None:
+        self.sink(ev.Log(self.run_id, level=level, message=message))
 
     # -- final evaluation --------------------------------------------------------------------
 
@@ -251,6 +351,13 @@ class _Loop:
             if not any(c.kind == kind and c.status == "finished" and c.score is not None for c in rows):
                 reasons = "; ".join(sorted({c.reason or "?" for c in rows if c.kind == kind}))[:300]
                 raise RunFailed(f"final evaluation: no {kind} training finished ({reasons})")
+        comparison = final_comparison(rows)
+        if comparison is None or not comparison.paired_seeds:
+            raise RunFailed("final evaluation: no seed finished in both arms, so there is nothing to compare")
+        for gone in comparison.excluded_seeds:
+            # Both arms must be compared over the same seeds: this seed leaves the comparison.
+            self.sink(ev.Log(self.run_id, level="warning",
+                             message=f"final seed {gone['seed']} left out of both arms ({gone['reason']})"))
 
     def _video(self, best: CandidateRecord) -> str | None:
         if not self.config.render_video:
@@ -292,18 +399,19 @@ class _Loop:
             return None
         return self._start(cand)
 
-    def _start(self, cand: CandidateRecord) -> TrainingJob:
+    def _start(self, cand: CandidateRecord, pause_at: int | None = None) -> TrainingJob:
         from lesr_local.rl.spec import TrainSpec
 
         cfg = self.config
         job = TrainingJob(self.run_id, cand, self._dim_names(cand))
+        job.curve = list(cand.curve) if cand.rung_step is not None else []  # a rung continues its curve
         spec = TrainSpec(
             env_id=cfg.env_id, steps=cand.total_steps, seed=cand.seed, candidate_source=cand.code,
             intrinsic_weight=cfg.intrinsic_weight, shaping=cfg.shaping, td3=cfg.td3, eval=cfg.eval,
             checkpoint_dir=checkpoint_dir(self.run_dir, cand.candidate_id),
             checkpoint_every=max(cfg.eval.every, cand.total_steps // 20), threads=0,  # the worker picks (rl.device.threads_per_worker)
             env_spec=cfg.env_spec, policy_path=policy_path(self.run_dir, cand.candidate_id),
-            workers=self.executor.workers,
+            workers=self.executor.workers, pause_at_step=pause_at,
         )
         future = self.executor.submit(
             spec, lambda p: self.recorder.progress(job, p), self.cancel, lambda: self.recorder.started(job),

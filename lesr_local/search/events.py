@@ -118,6 +118,26 @@ class TrainingFinished(Event):
 
 
 @dataclass(frozen=True)
+class TrainingPaused(Event):
+    """Successive halving: the training reached a rung and waits for the others of its iteration."""
+
+    candidate_id: str
+    step: int
+    total_steps: int
+
+
+@dataclass(frozen=True)
+class CandidateStopped(Event):
+    """Successive halving cut the candidate at a rung; `score` is its rung score at `step`."""
+
+    candidate_id: str
+    step: int
+    total_steps: int
+    score: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class IterationFinished(Event):
     iteration: int
     best_candidate_id: str | None

@@ -8,6 +8,7 @@ model again for an exchange that finished; only an exchange cut off mid-generati
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lesr_local.search import events as ev
@@ -24,7 +25,8 @@ class GenerationCancelled(Exception):
 
 class LLMSession:
     def __init__(self, store: Store, run_id: str, model: ModelInfo, n_ctx: int, sink: ev.EventSink,
-                 cancel: threading.Event) -> None:
+                 cancel: threading.Event, client_factory: Callable[..., Any] | None = None) -> None:
+        self._client_factory = client_factory  # None = LLMClient; search.replay.replay_factory(codes) replays
         self.store = store
         self.run_id = run_id
         self.model = model
@@ -37,7 +39,7 @@ class LLMSession:
         if self._client is None:
             from lesr_local.llm.client import LLMClient
 
-            client = LLMClient(self.model, n_ctx=self._n_ctx)
+            client = (self._client_factory or LLMClient)(self.model, n_ctx=self._n_ctx)
             client.start()
             self._client = client
         return self._client

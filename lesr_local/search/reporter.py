@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.table import Table
 
 from lesr_local.search import events as ev
+from lesr_local.search.headline import headline_text
 from lesr_local.store import CandidateRecord
 
 
@@ -147,8 +148,17 @@ class HeadlessReporter:
         else:
             self._line(f"[red]{e.status}[/red] {e.candidate_id}: {e.reason}")
 
+    def _on_TrainingPaused(self, e: ev.TrainingPaused) -> None:
+        self._drop_task(e.candidate_id)
+        self._line(f"{e.candidate_id} reached the rung at step {e.step}/{e.total_steps}; "
+                   "waiting for the rest of its iteration")
+
+    def _on_CandidateStopped(self, e: ev.CandidateStopped) -> None:
+        self._line(f"{e.candidate_id} stopped at step {e.step}/{e.total_steps} (rung score {_fmt(e.score)}): "
+                   "successive halving", style="yellow")
+
     def _on_IterationFinished(self, e: ev.IterationFinished) -> None:
-        best = f"{e.best_candidate_id} ({_fmt(e.best_score)})" if e.best_candidate_id else "none"
+        best = f"{e.best_candidate_id} (search score {_fmt(e.best_score)}, one seed)" if e.best_candidate_id else "none"
         self._line(f"[bold]iteration {e.iteration + 1} done[/bold]; best so far: {best}")
 
     def _on_FinalEvaluationStarted(self, e: ev.FinalEvaluationStarted) -> None:
@@ -195,12 +205,28 @@ def summary_table(summary: dict[str, Any], candidates: list[CandidateRecord]) ->
         for arm in ("best", "baseline"):
             data = final[arm]
             table.add_row(
-                f"final {arm}", "", f"{data['seeds']} seeds", f"{_fmt(data['mean'])} ± {_fmt(data['std'])}", "", "",
+                f"final {arm}", "", f"{data['seeds']} seeds", f"{_fmt(data['mean'])} ± {_fmt(data['std'])}", "",
+                f"IQM {_fmt(data.get('iqm'))}, AUC {_fmt(data.get('auc'))}",
             )
-        imp = final.get("improvement")
-        table.add_row("improvement", "", "", "-" if imp is None else f"{imp * 100:+.1f}%", "", "")
-    table.caption = (
+        imp, ci = final.get("improvement"), final.get("improvement_ci95")
+        rel = final.get("improvement_relative")
+        table.add_row("difference", "", "", "-" if imp is None else f"{imp:+.4g}", "",
+                      ("" if ci is None else f"95% CI [{ci[0]:+.4g}, {ci[1]:+.4g}]")
+                      + ("" if rel is None else f" ({rel:+.1%})"))
+    caption = [headline_text(summary.get("headline"))]
+    if summary.get("verdict"):
+        caption.append(str(summary["verdict"]))
+    pruning = summary.get("pruning")
+    if pruning:
+        caption.append(f"successive halving: {pruning['stopped_candidates']} candidate(s) stopped early, "
+                       f"{pruning['saved_candidate_steps']} candidate steps saved")
+    best = summary.get("best") or {}
+    if best.get("selection_mean") is not None:
+        caption.append(f"best chosen on fresh seeds: {best['candidate_id']} seed mean {best['selection_mean']:.4g} "
+                       f"(search score {_fmt(best.get('score'))})")
+    caption.append(
         f"env steps: {summary['total_env_steps']} total = {summary['search_env_steps']} search "
-        f"+ {summary['final_env_steps']} final"
+        f"+ {summary.get('selection_env_steps', 0)} selection + {summary['final_env_steps']} final"
     )
+    table.caption = "\n".join(caption)
     return table

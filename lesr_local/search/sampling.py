@@ -204,7 +204,7 @@ def feedback(cand: CandidateRecord) -> Any:
 
     return CandidateFeedback(
         candidate_id=cand.candidate_id, iteration=cand.iteration or 0, code=cand.code or "", score=cand.score,
-        lipschitz=cand.lipschitz, status=cand.status, reason=cand.reason,
+        lipschitz=cand.lipschitz, status=cand.status, reason=cand.reason, stopped_at_step=cand.stopped_at_step,
     )
 
 

@@ -84,9 +84,7 @@ class JobRecorder:
     def _record(self, job: TrainingJob, result: TrainResult) -> None:
         cid = job.candidate_id
         if result.status == "finished":
-            names = job.dim_names[: len(result.lipschitz)] if result.lipschitz is not None else None
-            if names is not None and result.lipschitz is not None and len(names) < len(result.lipschitz):
-                names += [f"feature {j}" for j in range(len(names), len(result.lipschitz))]
+            names = self._names(job, result.lipschitz)
             self.store.finish_candidate(
                 job.run_id, cid, score=result.score, curve=[(int(s), float(v)) for s, v in result.curve],
                 lipschitz=result.lipschitz, dim_names=names, steps=result.steps, seconds=result.seconds,
@@ -98,6 +96,14 @@ class JobRecorder:
                 # Finished trainings are never resumed: free the disk (checkpoints hold the replay buffer).
                 shutil.rmtree(job.candidate.checkpoint_dir, ignore_errors=True)
             return
+        if result.status == "paused":  # successive halving: reached its rung, waits for the decision
+            names = self._names(job, result.lipschitz)
+            self.store.pause_candidate(job.run_id, cid, step=result.steps,
+                                       curve=[(int(s), float(v)) for s, v in result.curve],
+                                       lipschitz=result.lipschitz, dim_names=names, seconds=result.seconds)
+            self.sink(ev.TrainingPaused(job.run_id, candidate_id=cid, step=result.steps,
+                                        total_steps=job.candidate.total_steps))
+            return
         if result.status == "cancelled" or self.cancel.is_set():
             # Stopped, not broken: stays pending and continues from its checkpoint on resume.
             return
@@ -105,6 +111,13 @@ class JobRecorder:
         self.store.fail_candidate(job.run_id, cid, reason)
         self.sink(ev.TrainingFinished(job.run_id, candidate_id=cid, status="failed", score=None, lipschitz=None,
                                       reason=reason))
+
+    @staticmethod
+    def _names(job: TrainingJob, lipschitz: list[float] | None) -> list[str] | None:
+        if lipschitz is None:
+            return None
+        names = job.dim_names[: len(lipschitz)]
+        return names + [f"feature {j}" for j in range(len(names), len(lipschitz))]
 
 
 def checkpoint_dir(run_dir: Path, candidate_id: str) -> Path:

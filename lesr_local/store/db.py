@@ -28,7 +28,7 @@ from lesr_local.store.records import (
     LLMCallRecord,
     RunRecord,
 )
-from lesr_local.store.schema import APP_MARK, SCHEMA, SCHEMA_VERSION
+from lesr_local.store.schema import ADDED_COLUMNS, APP_MARK, SCHEMA, SCHEMA_VERSION
 
 DB_NAME = "lesr.sqlite3"
 
@@ -103,6 +103,10 @@ class Store:
         with self._tx() as conn:
             for statement in SCHEMA:
                 conn.execute(statement)
+            for table, column, sql_type in ADDED_COLUMNS:
+                present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
             conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('app', ?)", (APP_MARK,))
             conn.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -272,6 +276,30 @@ class Store:
                 " policy_path = ?, worker_pid = NULL, finished_at = ? WHERE run_id = ? AND candidate_id = ?",
                 (score, json.dumps([list(p) for p in curve]), _dumps(lipschitz), _dumps(dim_names), steps,
                  seconds, steps_per_s, policy_path, time.time(), run_id, candidate_id),
+            )
+
+    def pause_candidate(
+        self, run_id: str, candidate_id: str, *, step: int, curve: list[tuple[int, float]],
+        lipschitz: list[float] | None, dim_names: list[str] | None, seconds: float,
+    ) -> None:
+        """Successive halving: the training reached rung `step` and waits (pending) for the rung's decision."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE candidates SET status = 'pending', rung_step = ?, steps_done = ?, curve_json = ?,"
+                " lipschitz_json = ?, dim_names_json = ?, seconds = ?, worker_pid = NULL"
+                " WHERE run_id = ? AND candidate_id = ?",
+                (step, step, json.dumps([list(p) for p in curve]), _dumps(lipschitz), _dumps(dim_names), seconds,
+                 run_id, candidate_id),
+            )
+
+    def stop_candidate(self, run_id: str, candidate_id: str, *, step: int, score: float | None,
+                       reason: str) -> None:
+        """Successive halving cut it at rung `step`: finished there, scored at that step."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE candidates SET status = 'finished', stopped_at_step = ?, steps_done = ?, score = ?,"
+                " reason = ?, worker_pid = NULL, finished_at = ? WHERE run_id = ? AND candidate_id = ?",
+                (step, step, score, reason, time.time(), run_id, candidate_id),
             )
 
     def fail_candidate(self, run_id: str, candidate_id: str, reason: str, status: str = "failed") -> None:
@@ -454,6 +482,7 @@ def _candidate(row: sqlite3.Row) -> CandidateRecord:
         steps_done=row["steps_done"], seconds=row["seconds"], steps_per_s=row["steps_per_s"],
         policy_path=row["policy_path"], checkpoint_dir=row["checkpoint_dir"], worker_pid=row["worker_pid"],
         created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"],
+        rung_step=row["rung_step"], stopped_at_step=row["stopped_at_step"],
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 CANDIDATE_STATUSES = ("pending", "running", "finished", "failed", "rejected")
-CANDIDATE_KINDS = ("search", "baseline", "final-best", "final-baseline")
+CANDIDATE_KINDS = ("search", "baseline", "selection", "selection-baseline", "final-best", "final-baseline")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class IterationRecord:
 class CandidateRecord:
     run_id: str
     candidate_id: str  # "i{it}-k{k}", "baseline", "final-best-s{seed}", "final-baseline-s{seed}"
-    kind: str  # search | baseline | final-best | final-baseline
+    kind: str  # search | baseline | selection | selection-baseline | final-best | final-baseline
     iteration: int | None
     sample: int | None
     seed: int
@@ -74,6 +74,8 @@ class CandidateRecord:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    rung_step: int | None = None  # successive halving: the last rung step the training paused at
+    stopped_at_step: int | None = None  # successive halving cut it here; its score is the rung score
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -103,3 +103,10 @@ SCHEMA: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS candidates_by_run ON candidates(run_id, created_at)",
     "CREATE INDEX IF NOT EXISTS llm_calls_by_run ON llm_calls(run_id, id)",
 )
+
+# Columns added since version 1 shipped, as (table, column, SQL type): nullable, so a store written
+# before them stays readable; Store adds the missing ones when it opens a file.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("candidates", "rung_step", "INTEGER"),  # successive halving: the last rung step it paused at
+    ("candidates", "stopped_at_step", "INTEGER"),  # successive halving: cut at this step (score = rung score)
+)

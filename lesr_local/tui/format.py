@@ -9,7 +9,7 @@ from rich.text import Text
 
 STATUS_STYLES = {
     "pending": "dim", "running": "bold yellow", "finished": "green", "failed": "red",
-    "rejected": "magenta", "interrupted": "yellow", "stopped": "yellow", "writing": "cyan",
+    "rejected": "magenta", "interrupted": "yellow", "stopped": "yellow", "paused": "cyan", "writing": "cyan",
     "accepted": "cyan", "repairing": "magenta", "error": "bold red",
 }
 

@@ -22,7 +22,7 @@ from lesr_local.search.engine import SearchEngine
 from lesr_local.store.db import Store
 
 LLM_TEXT_LIMIT = 200_000
-UNSETTLED = ("pending", "writing", "accepted", "repairing", "running")
+UNSETTLED = ("pending", "writing", "accepted", "repairing", "running", "paused")
 LOG_LIMIT = 2_000
 
 
@@ -125,6 +125,12 @@ class LiveState:
                     row.step = row.total if event.status == "finished" else row.step
                 if event.candidate_id == "baseline":
                     self.baseline = event.score
+            case ev.TrainingPaused():  # successive halving: at a rung, waiting for the decision
+                row = self.candidate(event.candidate_id)
+                row.status, row.step = "paused", event.step
+            case ev.CandidateStopped():
+                row = self.candidate(event.candidate_id)
+                row.status, row.step, row.score, row.reason = "stopped", event.step, event.score, event.reason
             case ev.IterationFinished():
                 if event.best_candidate_id is not None:
                     self.best_candidate_id, self.best_score = event.best_candidate_id, event.best_score
@@ -163,10 +169,14 @@ def event_log_line(event: ev.Event) -> tuple[str, str] | None:
             if event.reason:
                 message += f": {event.reason}"
             return ("info" if event.status == "finished" else "warning"), message
+        case ev.TrainingPaused():
+            return "info", f"{event.candidate_id} reached its rung at step {event.step}"
+        case ev.CandidateStopped():
+            return "warning", f"{event.candidate_id} stopped at step {event.step} by successive halving"
         case ev.IterationFinished():
             best = event.best_candidate_id or "none"
             score = "" if event.best_score is None else f" ({event.best_score:.3f})"
-            return "info", f"iteration {event.iteration + 1} done; best so far {best}{score}"
+            return "info", f"iteration {event.iteration + 1} done; best so far {best}{score} (search score)"
         case ev.FinalEvaluationStarted():
             return "info", (f"final evaluation: {event.best_candidate_id} vs baseline, "
                             f"{event.seeds} seeds × {event.steps} steps")

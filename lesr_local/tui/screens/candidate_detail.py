@@ -87,14 +87,18 @@ class CandidateDetailScreen(Screen[None]):
             self.query_one("#cand-info", Static).update(Text(str(exc), style="red"))
             return
         env_spec = run.config.get("env_spec") if isinstance(run.config, dict) else None
-        is_baseline = cand.kind in ("baseline", "final-baseline")
+        is_baseline = cand.kind in ("baseline", "selection-baseline", "final-baseline")
         info = Text.assemble(
             (cand.candidate_id, "bold"), f" · run {run.run_id} · {run.env_id} · ", status_text(cand.status),
         )
         if cand.iteration is not None:
             info.append(f" · iteration {cand.iteration + 1}")
-        info.append(f"\nscore {fmt_score(cand.score)} · Δ vs baseline ")
-        info.append_text(fmt_delta(cand.score, run.baseline_score if cand.kind == "search" else None))
+        if cand.stopped_at_step is not None:  # scored at its rung: not comparable with scores at N
+            info.append(f"\nscore {fmt_score(cand.score)} at step {cand.stopped_at_step:,} "
+                        "(stopped early by successive halving)")
+        else:
+            info.append(f"\nscore {fmt_score(cand.score)} · Δ vs baseline ")
+            info.append_text(fmt_delta(cand.score, run.baseline_score if cand.kind == "search" else None))
         if cand.extra_dims is not None:
             info.append(f" · +{cand.extra_dims} feature dims")
         info.append(f" · {cand.steps_done:,}/{cand.total_steps:,} steps")

@@ -12,7 +12,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from lesr_local.errors import LesrError
 from lesr_local.procs import pid_alive
-from lesr_local.tui.format import fmt_delta, fmt_score, fmt_time, status_text
+from lesr_local.search.headline import run_headline
+from lesr_local.tui.format import fmt_score, fmt_time, status_text
 from lesr_local.tui.services import AppServices
 
 
@@ -39,8 +40,9 @@ class HistoryScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#runs-table", DataTable)
-        for key, label in (("run", "Run"), ("env", "Env"), ("status", "Status"), ("best", "Best"),
-                           ("delta", "Δ"), ("baseline", "Baseline"), ("created", "Created"), ("preset", "Preset")):
+        for key, label in (("run", "Run"), ("env", "Env"), ("status", "Status"), ("kind", "Score"),
+                           ("best", "Best"), ("baseline", "Baseline"), ("delta", "Δ"), ("created", "Created"),
+                           ("preset", "Preset")):
             table.add_column(label, key=key)
         self.action_refresh()
         table.focus()
@@ -62,9 +64,9 @@ class HistoryScreen(Screen[None]):
             status = run.status
             if status == "running" and not self.services.is_live(run.run_id) and not pid_alive(run.owner_pid):
                 status = "interrupted"
+            head = run_headline(run)
             table.add_row(
-                run.run_id, run.env_id, status_text(status), Text(fmt_score(run.best_score), justify="right"),
-                fmt_delta(run.best_score, run.baseline_score), Text(fmt_score(run.baseline_score), justify="right"),
+                run.run_id, run.env_id, status_text(status), *headline_cells(head),
                 fmt_time(run.created), run.preset, key=run.run_id,
             )
         if self.runs:
@@ -92,3 +94,19 @@ class HistoryScreen(Screen[None]):
         if run is not None:
             self.services.resume_run(run.run_id)
 
+
+
+def headline_cells(head: dict[str, Any] | None) -> tuple[Text, Text, Text, Text]:
+    """Score kind, best, baseline, Δ: the paired final comparison, or a search score with no Δ."""
+    if head is None:
+        return Text("—", style="dim"), Text("—", justify="right"), Text("—", justify="right"), Text("—", style="dim")
+    best = Text(fmt_score(head["best"]), justify="right")
+    baseline = Text(fmt_score(head["baseline"]), justify="right")
+    if head["kind"] != "final":
+        # One seed, best of many: not an improvement estimate, so no Δ.
+        return Text("search", style="dim"), best, baseline, Text("—", style="dim", justify="right")
+    diff = head.get("improvement")
+    verdict = head.get("verdict") or ""
+    style = {"better": "green", "worse": "red"}.get(verdict, "")
+    delta = Text("—" if diff is None else f"{diff:+.4g} {verdict}".strip(), style=style, justify="right")
+    return Text(f"final ×{head.get('seeds')}", style="bold"), best, baseline, delta

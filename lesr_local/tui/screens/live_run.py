@@ -16,8 +16,9 @@ from textual.widgets import Footer, Header, RichLog, Static, TabbedContent, TabP
 from lesr_local.errors import LesrError
 from lesr_local.render.frames import render_frames
 from lesr_local.search import events as ev
+from lesr_local.search.headline import headline_text
 from lesr_local.store.db import Store
-from lesr_local.tui.format import fmt_duration, fmt_score, relative_improvement
+from lesr_local.tui.format import fmt_duration, fmt_score
 from lesr_local.tui.services import AppServices
 from lesr_local.tui.session import CandidateLive, RunSession, event_log_line, llm_phase
 from lesr_local.tui.tabs import switch_tab
@@ -123,7 +124,7 @@ class LiveRunScreen(Screen[None]):
                     curves_changed = True
                     touched[event.candidate_id] = None
                 case ev.CandidateAccepted() | ev.CandidateRejected() | ev.TrainingStarted() | \
-                        ev.TrainingProgress() | ev.TrainingFinished():
+                        ev.TrainingProgress() | ev.TrainingFinished() | ev.TrainingPaused() | ev.CandidateStopped():
                     touched[event.candidate_id] = None
                     if isinstance(event, ev.TrainingFinished) and event.candidate_id == "baseline":
                         table.set_baseline(event.score)
@@ -161,23 +162,23 @@ class LiveRunScreen(Screen[None]):
         if state.final_started and state.status == "running":
             parts.append(" · final evaluation")
         line2: list[Any] = []  # pieces joined with " · "
-        if state.best_candidate_id:
-            change = relative_improvement(state.best_score, state.baseline)
-            best: list[Any] = [f"best {state.best_candidate_id} {fmt_score(state.best_score)}"]
-            if change is not None:
-                best.append((f" ({change:+.1%} vs baseline)", "green" if change > 0 else "red"))
-            line2.append(Text.assemble(*best))
-        if state.baseline is not None:
-            line2.append(Text(f"baseline {fmt_score(state.baseline)}"))
+        head = (state.summary or {}).get("headline") if state.summary else None
+        if isinstance(head, dict) and head.get("kind") == "final":
+            # The paired final comparison replaces the (selection-biased) search figure.
+            style = {"better": "bold green", "worse": "bold red"}.get(head.get("verdict") or "", "bold")
+            line2.append(Text(headline_text(head), style=style))
+        else:
+            if state.best_candidate_id:
+                line2.append(Text(f"search score: best {state.best_candidate_id} {fmt_score(state.best_score)}"
+                                  " (one seed)"))
+            if state.baseline is not None:
+                line2.append(Text(f"control {fmt_score(state.baseline)}"))
         running = [c for c in state.candidates.values() if c.status == "running" and c.eta_s is not None]
         if running and state.status == "running":
             line2.append(Text(f"{running[-1].candidate_id} {running[-1].steps_per_s or 0:.0f} steps/s,"
                               f" eta {fmt_duration(running[-1].eta_s)}"))
         if state.status in ("error", "failed", "interrupted") and state.reason:
             line2.append(Text(state.reason, style="red"))
-        final = (state.summary or {}).get("final") if state.summary else None
-        if isinstance(final, dict) and final.get("improvement") is not None:
-            line2.append(Text(f"final improvement {final['improvement']:+.1%}", style="bold"))
         text = Text.assemble(*parts)
         if line2:
             text.append("\n")

@@ -13,12 +13,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from lesr_local.errors import LesrError
+from lesr_local.search.headline import headline_text, run_headline
 from lesr_local.tui.format import fmt_delta, fmt_duration, fmt_mean_std, fmt_score, fmt_time, status_text
 from lesr_local.tui.services import AppServices
 
 
 def final_lines(summary: dict[str, Any] | None) -> list[Text]:
-    """The final evaluation as text: best vs baseline, mean ± std over seeds, relative improvement."""
+    """The final evaluation as text: paired means ± std, IQM, AUC, difference with its interval, verdict."""
     if not summary:
         return []
     lines: list[Text] = []
@@ -28,12 +29,25 @@ def final_lines(summary: dict[str, Any] | None) -> list[Text]:
         if part.get("mean") is not None:
             seeds = part.get("seeds")
             count = len(seeds) if isinstance(seeds, list) else seeds
-            lines.append(Text(f"  {name:<9}{fmt_mean_std(part['mean'], part.get('std'))}  over {count} seed(s)"))
-    if final.get("improvement") is not None:
-        change = float(final["improvement"])
-        lines.append(Text(f"  improvement {change:+.1%}", style="bold green" if change > 0 else "bold red"))
+            extra = "" if part.get("iqm") is None else (
+                f" · IQM {fmt_score(part['iqm'])} · AUC {fmt_score(part.get('auc'))}")
+            lines.append(Text(f"  {name:<9}{fmt_mean_std(part['mean'], part.get('std'))}  over {count} seed(s)"
+                              f"{extra}"))
+    if final.get("improvement") is not None and "improvement_ci95" in final:
+        diff, ci, rel = final["improvement"], final.get("improvement_ci95"), final.get("improvement_relative")
+        text = f"  difference {diff:+.4g}"
+        if ci is not None:
+            text += f" (95% CI [{ci[0]:+.4g}, {ci[1]:+.4g}])"
+        if rel is not None:
+            text += f" = {rel:+.1%}"
+        style = {"better": "bold green", "worse": "bold red"}.get(final.get("verdict") or "", "bold")
+        lines.append(Text(text, style=style))
+    for gone in final.get("excluded_seeds") or []:
+        lines.append(Text(f"  seed {gone['seed']} excluded from both arms: {gone['reason']}", style="yellow"))
+    if summary.get("verdict"):
+        lines.append(Text(f"  verdict: {summary['verdict']}"))
     if summary.get("total_env_steps") is not None:
-        lines.append(Text(f"  total env steps (search + final): {summary['total_env_steps']:,}"))
+        lines.append(Text(f"  total env steps (search + selection + final): {summary['total_env_steps']:,}"))
     return lines
 
 
@@ -95,9 +109,9 @@ class RunDetailScreen(Screen[None]):
         )
         if run.finished_at:
             info.append(f" · took {fmt_duration(run.finished_at - run.created)}")
-        info.append(f"\nbest {run.best_candidate_id or '—'} {fmt_score(run.best_score)}"
-                    f" · baseline {fmt_score(baseline)} · Δ ")
-        info.append_text(fmt_delta(run.best_score, baseline))
+        info.append(f"\n{headline_text(run_headline(run))}")
+        info.append(f"\nsearch: best {run.best_candidate_id or '—'} {fmt_score(run.best_score)}"
+                    f" · control {fmt_score(baseline)} (one seed each)")
         if run.reason:
             info.append(f"\nreason: {run.reason}", style="yellow")
         for line in final_lines(run.summary):
@@ -112,7 +126,7 @@ class RunDetailScreen(Screen[None]):
             table.add_row(
                 cand.candidate_id, cand.kind, "" if cand.iteration is None else str(cand.iteration),
                 status_text(cand.status), Text(fmt_score(cand.score), justify="right"),
-                fmt_delta(cand.score, baseline if cand.kind == "search" else None),
+                fmt_delta(cand.score, baseline if cand.kind == "search" and cand.stopped_at_step is None else None),
                 _one_line(cand.reason or ""), key=cand.candidate_id,
             )
         if self.candidates:

@@ -20,6 +20,11 @@ def compared(candidate_id: str) -> bool:
     return candidate_id.startswith("i") and "-k" in candidate_id
 
 
+def _at_full_length(row: dict[str, Any]) -> bool:
+    # A candidate stopped early by successive halving is scored at its rung, not at the baseline's step.
+    return compared(row["candidate"]) and row.get("status") != "stopped"
+
+
 class CandidatesTable(DataTable[Any]):
     """Rows keyed by candidate id; `upsert` touches only the cells that changed."""
 
@@ -41,7 +46,7 @@ class CandidatesTable(DataTable[Any]):
             "status": status_text(row.get("status", "pending")),
             "progress": fmt_progress(row.get("step"), row.get("total")),
             "score": Text(fmt_score(row.get("score")), justify="right"),
-            "delta": fmt_delta(row.get("score"), self.baseline if compared(row["candidate"]) else None),
+            "delta": fmt_delta(row.get("score"), self.baseline if _at_full_length(row) else None),
         }
 
     def upsert(self, candidate_id: str, **fields: Any) -> None:
@@ -64,7 +69,7 @@ class CandidatesTable(DataTable[Any]):
         """The raw-state score every Δ is measured against; refreshes the Δ column."""
         self.baseline = score
         for candidate_id, row in self._values.items():
-            delta = fmt_delta(row.get("score"), score if compared(candidate_id) else None)
+            delta = fmt_delta(row.get("score"), score if _at_full_length(row) else None)
             self.update_cell(candidate_id, "delta", delta, update_width=True)
 
     def value(self, candidate_id: str, field: str) -> Any:

@@ -1,0 +1,203 @@
+"""Paired statistics of the final evaluation: best candidate vs raw-state baseline on the same seeds.
+
+Only what a few seeds can support is reported:
+- Pairing: the comparison uses the seeds where BOTH arms finished; a seed that failed (or is missing)
+  in either arm is listed under `excluded_seeds` and left out of both arms, so the two means are over
+  the same seeds.
+- Per arm: mean, std with ddof=1 (None below 2 seeds), IQM, AUC.
+  IQM is the interquartile mean of Agarwal et al. (2021): sort, drop floor(n/4) values at each end,
+  average the rest (scipy.stats.trim_mean(x, 0.25)); below 4 seeds it is the plain mean.
+  AUC is the area under a training's evaluation curve (trapezoids between evaluations) divided by the
+  steps it spans, i.e. the curve's average value from the first to the last evaluation; a one-point
+  curve's AUC is that point. The arm's AUC is the mean over its paired seeds.
+- Improvement: the difference of the paired means (best - baseline), in the metric's own units.
+  A relative figure is given only when the baseline mean is clearly away from zero: its magnitude
+  must be at least two standard errors of the baseline (std / sqrt(n), so at least 2 seeds), the
+  usual 95 % band. Near zero (early HalfCheetah, success rates of 0) a percentage explodes and says
+  nothing, so it is None there.
+- Interval: a paired percentile bootstrap of the mean difference (10 000 resamples of the seeds with
+  a fixed generator seed, so the same data give the same interval). Below 2 paired seeds there is
+  no interval.
+- Verdict: "better" when the whole interval is above 0, "worse" when below, otherwise "no detectable
+  difference" (always so without an interval); the sentence gives the paired seed count and says
+  "preliminary" below 5 seeds, where a percentile bootstrap is known to be too narrow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0
+CONFIDENCE = 0.95
+PRELIMINARY_BELOW = 5  # seeds
+RELATIVE_MIN_STANDARD_ERRORS = 2.0
+
+
+@dataclass
+class SeedResult:
+    """One finished training of one arm."""
+
+    seed: int
+    score: float
+    auc: float | None
+
+
+@dataclass
+class ArmStats:
+    mean: float | None
+    std: float | None  # ddof=1
+    iqm: float | None
+    auc: float | None
+    seeds: int
+    per_seed: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, results: list[SeedResult]) -> ArmStats:
+        scores = [r.score for r in results]
+        aucs = [r.auc for r in results if r.auc is not None]
+        return cls(
+            mean=float(np.mean(scores)) if scores else None,
+            std=sample_std(scores),
+            iqm=iqm(scores),
+            auc=float(np.mean(aucs)) if aucs else None,
+            seeds=len(results),
+            per_seed=[asdict(r) for r in results],
+        )
+
+
+def sample_std(values: list[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    return float(np.std(np.asarray(values, dtype=float), ddof=1))
+
+
+def iqm(values: list[float]) -> float | None:
+    """Interquartile mean: drop floor(n/4) values at each end of the sorted sample, average the rest."""
+    if not values:
+        return None
+    ordered = np.sort(np.asarray(values, dtype=float))
+    cut = len(ordered) // 4
+    return float(np.mean(ordered[cut: len(ordered) - cut]))
+
+
+def curve_auc(curve: list[tuple[int, float]] | list[list[float]]) -> float | None:
+    """Area under the evaluation curve divided by the steps it spans (its average value)."""
+    points = sorted((float(s), float(v)) for s, v in curve)
+    if not points:
+        return None
+    if len(points) == 1 or points[-1][0] == points[0][0]:
+        return float(np.mean([v for _, v in points]))
+    area = sum((s1 - s0) * (v0 + v1) / 2.0 for (s0, v0), (s1, v1) in zip(points, points[1:], strict=False))
+    return area / (points[-1][0] - points[0][0])
+
+
+def paired_bootstrap_ci(differences: list[float], *, resamples: int = BOOTSTRAP_RESAMPLES,
+                        seed: int = BOOTSTRAP_SEED, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Percentile interval of the mean paired difference; None below 2 pairs."""
+    d = np.asarray(differences, dtype=float)
+    if len(d) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(d), size=(resamples, len(d)))
+    means = d[idx].mean(axis=1)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+def relative_improvement(difference: float, baseline: ArmStats) -> float | None:
+    """difference / |baseline mean|, only when that mean is >= 2 standard errors away from 0."""
+    if baseline.mean is None or baseline.std is None or baseline.seeds < 2:
+        return None
+    standard_error = baseline.std / math.sqrt(baseline.seeds)
+    magnitude = abs(baseline.mean)
+    if magnitude == 0 or magnitude < RELATIVE_MIN_STANDARD_ERRORS * standard_error:
+        return None
+    return difference / magnitude
+
+
+def verdict_label(ci: tuple[float, float] | None) -> str:
+    if ci is None:
+        return "no detectable difference"
+    if ci[0] > 0:
+        return "better"
+    if ci[1] < 0:
+        return "worse"
+    return "no detectable difference"
+
+
+@dataclass
+class Comparison:
+    best: ArmStats
+    baseline: ArmStats
+    improvement: float | None  # difference of paired means (best - baseline)
+    improvement_relative: float | None
+    improvement_ci95: list[float] | None
+    verdict: str  # better | worse | no detectable difference
+    sentence: str
+    paired_seeds: list[int]
+    excluded_seeds: list[dict[str, Any]]
+
+    def final_dict(self) -> dict[str, Any]:
+        return {
+            "best": asdict(self.best), "baseline": asdict(self.baseline), "improvement": self.improvement,
+            "improvement_relative": self.improvement_relative, "improvement_ci95": self.improvement_ci95,
+            "verdict": self.verdict, "paired_seeds": self.paired_seeds, "excluded_seeds": self.excluded_seeds,
+        }
+
+
+def compare(best: dict[int, SeedResult], baseline: dict[int, SeedResult],
+            failures: dict[int, dict[str, str]] | None = None) -> Comparison:
+    """Pair the arms by seed; `failures` maps seed -> {arm: reason} for trainings that failed."""
+    failures = failures or {}
+    all_seeds = sorted(set(best) | set(baseline) | set(failures))
+    paired = [s for s in all_seeds if s in best and s in baseline]
+    excluded: list[dict[str, Any]] = []
+    for seed in all_seeds:
+        if seed in paired:
+            continue
+        missing = [arm for arm, results in (("best", best), ("baseline", baseline)) if seed not in results]
+        reasons = failures.get(seed, {})
+        excluded.append({
+            "seed": seed, "missing": missing,
+            "reason": "; ".join(f"{arm}: {reasons.get(arm, 'not finished')}" for arm in missing),
+        })
+    arm_best = ArmStats.of([best[s] for s in paired])
+    arm_base = ArmStats.of([baseline[s] for s in paired])
+    diffs = [best[s].score - baseline[s].score for s in paired]
+    difference = float(np.mean(diffs)) if diffs else None
+    ci = paired_bootstrap_ci(diffs)
+    label = verdict_label(ci)
+    relative = relative_improvement(difference, arm_base) if difference is not None else None
+    return Comparison(
+        best=arm_best, baseline=arm_base, improvement=difference, improvement_relative=relative,
+        improvement_ci95=None if ci is None else [ci[0], ci[1]], verdict=label,
+        sentence=verdict_sentence(label, difference, ci, len(paired), len(excluded)),
+        paired_seeds=paired, excluded_seeds=excluded,
+    )
+
+
+def verdict_sentence(label: str, difference: float | None, ci: tuple[float, float] | None, paired: int,
+                     excluded: int) -> str:
+    """One sentence: the label first, then the evidence and its limits."""
+    if paired == 0:
+        return "no detectable difference: no seed finished in both arms, so there is nothing to compare"
+    seeds = f"{paired} paired seed{'s' if paired != 1 else ''}"
+    if ci is None:
+        evidence = f"difference {difference:+.4g} over {seeds}, too few for an interval"
+    else:
+        evidence = f"difference {difference:+.4g} (95% CI [{ci[0]:+.4g}, {ci[1]:+.4g}]) over {seeds}"
+    head = {"better": "better: the best candidate beats the raw-state baseline",
+            "worse": "worse: the best candidate is below the raw-state baseline",
+            }.get(label, "no detectable difference between the best candidate and the raw-state baseline")
+    tail = ""
+    if paired < PRELIMINARY_BELOW:
+        tail += f"; preliminary (fewer than {PRELIMINARY_BELOW} seeds)"
+    if excluded:
+        tail += f"; {excluded} seed{'s' if excluded != 1 else ''} failed in an arm and {'are' if excluded != 1 else 'is'} excluded"
+    return f"{head} at 95%: {evidence}{tail}"
