@@ -172,7 +172,7 @@ def test_pause_at_step_then_continue_trains_no_step_twice(tmp_path: Path) -> Non
     # 700 is mid-episode and not an evaluation step: it stops there, evaluates there, checkpoints
     assert paused.status == "paused" and paused.steps == 700 and paused.score is None
     assert [s for s, _ in paused.curve] == [500, 700]
-    assert (ckpt / "checkpoint.pt").exists() and max(progress) == 700
+    assert (ckpt / "checkpoint.safetensors").exists() and max(progress) == 700
 
     again = Trainer(spec(700), Features())  # the same rung again (e.g. after a crash): nothing to train
     assert again.run().status == "paused" and again.step == 700
