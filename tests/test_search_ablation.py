@@ -11,14 +11,7 @@ import pytest
 
 from lesr_local.config import preset, with_overrides
 from lesr_local.errors import BadInput
-from lesr_local.search.ablation import (
-    VARIANTS,
-    curve_auc,
-    iqm,
-    paired_bootstrap_ci,
-    parse_variants,
-    variant_settings,
-)
+from lesr_local.search.ablation import VARIANTS, parse_variants, variant_settings
 from lesr_local.store import Store, new_run_id
 
 CODE = """import numpy as np
@@ -31,26 +24,6 @@ def revise_state(s):
 def intrinsic_reward(updated_s):
     return float(-abs(updated_s[4]))
 """
-
-
-def test_auc_is_the_mean_height_of_the_curve() -> None:
-    assert curve_auc([(100, 2.0), (200, 4.0)]) == pytest.approx(3.0)
-    # trapezoids over uneven steps: (1+3)/2*100 + (3+3)/2*300 over 400
-    assert curve_auc([(100, 1.0), (200, 3.0), (500, 3.0)]) == pytest.approx((200 + 900) / 400)
-    assert curve_auc([(100, 5.0)]) == 5.0 and curve_auc([]) is None
-
-
-def test_iqm_drops_the_outer_quarters() -> None:
-    assert iqm([1.0, 2.0, 3.0, 100.0]) == pytest.approx(2.5)
-    assert iqm([1.0, 5.0]) == pytest.approx(3.0)  # under four values: the plain mean
-    assert iqm([]) is None
-
-
-def test_paired_bootstrap_interval() -> None:
-    assert paired_bootstrap_ci([2.0, 2.0, 2.0]) == pytest.approx([2.0, 2.0])
-    low, high = paired_bootstrap_ci([-1.0, 0.5, 1.0, 3.0, 4.0])  # type: ignore[misc]
-    assert -1.0 <= low < float(np.mean([-1.0, 0.5, 1.0, 3.0, 4.0])) < high <= 4.0
-    assert paired_bootstrap_ci([]) is None
 
 
 def test_variant_settings_and_parsing() -> None:

@@ -17,7 +17,6 @@ shaping) are trained once and both rows get the result.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,11 +28,19 @@ import numpy as np
 from lesr_local.config import RunConfig
 from lesr_local.errors import BadInput, Interrupted
 from lesr_local.search.executors import Executor
+from lesr_local.search.statistics import (
+    ArmStats,
+    SeedResult,
+    curve_auc,
+    iqm,
+    paired_bootstrap_ci,
+    relative_improvement,
+    sample_std,
+)
 from lesr_local.search.summary import best_search_candidate
 from lesr_local.store import AblationRecord, Store
 
 VARIANTS = ("full", "features_only", "reward_only", "potential", "raw")
-BOOTSTRAP_RESAMPLES = 10_000
 
 
 @dataclass(frozen=True)
@@ -176,42 +183,6 @@ def _spec(plan: AblationPlan, variant: str, seed: int, settings: VariantSettings
     )
 
 
-# -- statistics (small local helpers; see the report) ---------------------------------------------
-
-
-def curve_auc(curve: list[tuple[int, float]] | list[list[float]]) -> float | None:
-    """Mean evaluation value over the training: trapezoid area under the curve / its step span."""
-    if not curve:
-        return None
-    steps = np.array([float(s) for s, _ in curve])
-    values = np.array([float(v) for _, v in curve])
-    if len(curve) == 1 or steps[-1] == steps[0]:
-        return float(values.mean())
-    area = float(np.sum((values[1:] + values[:-1]) / 2.0 * np.diff(steps)))
-    return area / float(steps[-1] - steps[0])
-
-
-def iqm(values: list[float]) -> float | None:
-    """Interquartile mean: the mean of the middle half (all values below four)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    cut = len(ordered) // 4
-    middle = ordered[cut: len(ordered) - cut] if cut else ordered
-    return float(np.mean(middle))
-
-
-def paired_bootstrap_ci(differences: list[float], level: float = 0.95, seed: int = 0) -> list[float] | None:
-    """Percentile bootstrap interval of the mean of per-seed differences (resampling seeds)."""
-    if not differences:
-        return None
-    diffs = np.asarray(differences, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    means = diffs[rng.integers(0, len(diffs), size=(BOOTSTRAP_RESAMPLES, len(diffs)))].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    return [float(np.quantile(means, alpha)), float(np.quantile(means, 1.0 - alpha))]
-
-
 # -- reporting -----------------------------------------------------------------------------------
 
 
@@ -237,11 +208,11 @@ def _one_set(candidate_id: str, steps: int, rows: list[AblationRecord]) -> dict[
             "per_seed": [{"seed": r.seed, "status": r.status, "score": r.score, "auc": r.auc, "reason": r.reason}
                          for r in runs],
             "mean": float(np.mean(scores)) if scores else None,
-            "std": float(np.std(scores)) if scores else None,
+            "std": sample_std(scores),
             "iqm": iqm(scores), "finished": len(scores),
         })
     raw = {r.seed: r.score for r in by_variant.get("raw", []) if r.status == "finished" and r.score is not None}
-    raw_mean = float(np.mean(list(raw.values()))) if raw else None
+    raw_arm = ArmStats.of([SeedResult(seed, score, None) for seed, score in sorted(raw.items())])
     differences = []
     for entry in variants:
         if entry["variant"] == "raw":
@@ -252,11 +223,15 @@ def _one_set(candidate_id: str, steps: int, rows: list[AblationRecord]) -> dict[
         mean_diff = float(np.mean(diffs)) if diffs else None
         differences.append({
             "variant": entry["variant"], "seeds": [s for s, _ in pairs], "mean_difference": mean_diff,
-            "ci95": paired_bootstrap_ci(diffs),
-            # relative to the raw arm's mean, like the run summary's improvement
-            "relative": None if mean_diff is None or raw_mean is None or math.isclose(raw_mean, 0.0)
-            else mean_diff / abs(raw_mean),
+            "ci95": _as_list(paired_bootstrap_ci(diffs)),
+            # relative to the raw arm's mean, under the run summary's rule (only where that mean is
+            # clearly away from 0)
+            "relative": None if mean_diff is None else relative_improvement(mean_diff, raw_arm),
         })
     seeds = sorted({r.seed for r in rows})
     return {"candidate_id": candidate_id, "steps": steps, "seeds": seeds, "variants": variants,
             "differences_from_raw": differences}
+
+
+def _as_list(interval: tuple[float, float] | None) -> list[float] | None:
+    return None if interval is None else [interval[0], interval[1]]
