@@ -1,4 +1,4 @@
-"""`lesr train`: train TD3 once on the raw state or on a candidate module's features."""
+"""`lesr train`: train once (our TD3, or SB3's SAC / PPO) on the raw state or on a candidate module's features."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output folder for the policy and checkpoints (default: <home>/train/<timestamp>)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--algo", default="td3", metavar="td3|sac|ppo",
+                        help="our TD3 (default) or stable-baselines3's SAC / PPO")
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
     parser.set_defaults(func=_train)
 
@@ -34,12 +36,15 @@ def _train(args: argparse.Namespace) -> int:
     from lesr_local.commands.common import home_from, print_json
     from lesr_local.config import preset
     from lesr_local.errors import BadInput, Interrupted, RunFailed
+    from lesr_local.rl.algos import check_algo, require_continuous
     from lesr_local.rl.spec import TrainSpec
     from lesr_local.rl.worker import run_training
 
     if args.steps < 1:
         raise BadInput(f"--steps must be at least 1, got {args.steps}")
+    algo = check_algo(args.algo)
     source = _read_candidate(args.features)
+    require_continuous(algo, args.env)
     env_id, state_dim, dim_names = _env_facts(args.env)
     config = preset(args.preset)
     td3, evaluation = config.td3, config.eval
@@ -55,7 +60,7 @@ def _train(args: argparse.Namespace) -> int:
     spec = TrainSpec(
         env_id=env_id, steps=args.steps, seed=args.seed, candidate_source=source, intrinsic_weight=weight,
         td3=td3, eval=evaluation, checkpoint_dir=out / "checkpoint", checkpoint_every=max(1000, args.steps // 10),
-        device=args.device, policy_path=out / "policy.safetensors", workers=1,
+        device=args.device, policy_path=out / "policy.safetensors", workers=1, algo=algo,
     )
     cancel = threading.Event()
     reporter = _Reporter(quiet=args.json)
@@ -74,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
     names = dim_names + [f"extra[{i}]" for i in range(max(0, result.feature_dim - len(dim_names)))]
     if args.json:
         print_json({
-            "env_id": env_id, "steps": result.steps, "seed": args.seed, "score": result.score,
+            "env_id": env_id, "algo": algo, "steps": result.steps, "seed": args.seed, "score": result.score,
             "curve": [list(p) for p in result.curve], "lipschitz": result.lipschitz,
             "feature_dim": result.feature_dim, "state_dim": state_dim, "policy_path": result.policy_path,
             "steps_per_s": round(result.steps_per_s, 2), "updates_per_s": round(result.updates_per_s, 2),

@@ -33,6 +33,7 @@ class TrainSpec:
     workers: int = 0  # concurrent trainings sharing this machine; 0 = count the live ones
     checkpoint_buffer: bool = True  # include the replay buffer (exact resume; larger files)
     runtime_checks: bool = True  # enforce the candidate rules on every call (features.RuntimeChecks)
+    algo: str = "td3"  # rl.algos: our TD3, or stable-baselines3's sac | ppo | sb3-td3 (rl/sb3_trainer.py)
 
 
 @dataclass
