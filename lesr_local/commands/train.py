@@ -36,7 +36,8 @@ def _train(args: argparse.Namespace) -> int:
     from lesr_local.commands.common import home_from, print_json
     from lesr_local.config import preset
     from lesr_local.errors import BadInput, Interrupted, RunFailed
-    from lesr_local.rl.algos import check_algo, require_continuous
+    from lesr_local.rl.action_space import require_continuous
+    from lesr_local.rl.algos import check_algo
     from lesr_local.rl.spec import TrainSpec
     from lesr_local.rl.worker import run_training
 

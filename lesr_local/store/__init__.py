@@ -2,8 +2,15 @@
 
 from lesr_local.store.db import DB_NAME, Store
 from lesr_local.store.ids import new_run_id
-from lesr_local.store.records import CandidateRecord, IterationRecord, LLMCallRecord, RunRecord
+from lesr_local.store.records import (
+    CandidateRecord,
+    IterationRecord,
+    LLMCallRecord,
+    RunRecord,
+    TransferRecord,
+)
 
 __all__ = [
-    "DB_NAME", "CandidateRecord", "IterationRecord", "LLMCallRecord", "RunRecord", "Store", "new_run_id",
+    "DB_NAME", "CandidateRecord", "IterationRecord", "LLMCallRecord", "RunRecord", "Store", "TransferRecord",
+    "new_run_id",
 ]
