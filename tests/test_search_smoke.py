@@ -111,3 +111,23 @@ def test_history_show_export_plot(smoke: dict[str, Any], tmp_path: Path) -> None
     features = module.revise_state(np.zeros(4) + 0.1)
     assert features.shape[0] > 4
     assert np.isfinite(float(module.intrinsic_reward(features)))
+
+
+def test_transfer_of_the_smoke_run_is_stored_and_shown(smoke: dict[str, Any]) -> None:
+    home, run_id = smoke["home"], smoke["summary"]["run_id"]
+    proc = run_lesr("transfer", run_id, "--algo", "ppo", "--seeds", "2", "--steps", "400", "--json",
+                    home=home, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["status"] == "finished" and result["algo"] == "ppo" and result["seeds"] == [1, 2]
+    assert result["source_candidate_id"] == smoke["summary"]["best"]["candidate_id"]
+    assert result["env_steps"] == 2 * 2 * 400
+    with Store(home) as store:
+        rows = store.list_transfers(run_id)
+    assert sorted((r.arm, r.seed, r.status) for r in rows) == [
+        ("baseline", 1, "finished"), ("baseline", 2, "finished"), ("best", 1, "finished"), ("best", 2, "finished")]
+    show = run_lesr("show", run_id, "--json", home=home)
+    [shown] = json.loads(show.stdout)["transfers"]
+    assert shown["transfer_id"] == result["transfer_id"]
+    assert [s["score"] for s in shown["best"]["per_seed"]] == [s["score"] for s in result["best"]["per_seed"]]
+    assert shown["improvement"] == result["improvement"]

@@ -144,7 +144,7 @@ class SB3Trainer:
             return self._result("failed", str(exc), started, start_step)
         if loop.stopped:
             return self._result("cancelled", "stopped", started, start_step)
-        result = self._result("finished", None, started, start_step)
+        result = self._result("finished", None, started, start_step, loop.train_mark)
         if self.files.wants_policy:
             self.files.save(POLICY, self._policy_file(result.score))
             result.policy_path = None if self.spec.policy_path is None else str(self.spec.policy_path)
@@ -169,18 +169,23 @@ class SB3Trainer:
         self.files.save(CHECKPOINT, pack(self._checkpoint_state()))
 
     # -- results ----------------------------------------------------------------------------------
-    def _result(self, status: str, reason: str | None, started: float, start_step: int) -> TrainResult:
-        seconds = time.perf_counter() - started
+    def _result(self, status: str, reason: str | None, started: float, start_step: int,
+                train_mark: tuple[float, int] | None = None) -> TrainResult:
+        now = time.perf_counter()
+        seconds = now - started
         k = self.spec.eval.last_k
         score = float(np.mean([v for _, v in self.curve[-k:]])) if self.curve else None
         lip = self.wrapper.lipschitz.value()
         steps = int(self.model.num_timesteps)
         rate = (steps - start_step) / max(seconds, 1e-9)
+        train_rate = 0.0  # env steps/s after the random warm-up (what `bench td3` compares)
+        if train_mark is not None:
+            train_rate = (steps - train_mark[1]) / max(now - train_mark[0], 1e-9)
         return TrainResult(
             status=status, reason=reason, score=score if status == "finished" else None,
             curve=list(self.curve), lipschitz=None if lip is None else [float(x) for x in lip],
             feature_dim=self.feature_dim, steps=steps, seconds=self.prior_seconds + seconds,
-            steps_per_s=rate, updates_per_s=0.0, policy_path=None, train_steps_per_s=rate,
+            steps_per_s=rate, updates_per_s=0.0, policy_path=None, train_steps_per_s=train_rate,
             resumed_from=self.resumed_from, torch_threads=torch.get_num_threads(), device=str(self.device),
         )
 
@@ -278,6 +283,9 @@ class _Loop(BaseCallback):
         self.next_emit = 0.0
         self.episode_ended = False
         self.stopped = False
+        self.train_mark: tuple[float, int] | None = None  # (time, step) the learning phase began
+        off_policy = isinstance(trainer.model, OffPolicyAlgorithm)
+        self.warmup = trainer.spec.td3.start_steps if off_policy else 0
 
     def _on_rollout_start(self) -> None:
         self.trainer.maybe_checkpoint(self.episode_ended)
@@ -285,6 +293,8 @@ class _Loop(BaseCallback):
     def _on_step(self) -> bool:
         trainer, spec = self.trainer, self.trainer.spec
         step = int(self.num_timesteps)
+        if self.train_mark is None and step > self.warmup:
+            self.train_mark = (time.perf_counter(), step)
         self.episode_ended = bool(np.asarray(self.locals.get("dones", [False]))[0])
         evaluation = None
         if step % spec.eval.every == 0 or step >= spec.steps:
