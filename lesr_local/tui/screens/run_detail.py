@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from lesr_local.errors import LesrError
 from lesr_local.tui.format import fmt_delta, fmt_duration, fmt_mean_std, fmt_score, fmt_time, status_text
+from lesr_local.tui.widgets.transfer_panel import TransferPanel
 
 if TYPE_CHECKING:
     from lesr_local.tui.app import LesrApp
@@ -67,6 +68,8 @@ class RunDetailScreen(Screen[None]):
                 yield Static("", id="iterations-text")
             with TabPane("Config", id="run-config"), VerticalScroll():
                 yield Static("", id="config-text")
+            with TabPane("Transfer", id="run-transfer"):
+                yield TransferPanel(self.run_id, id="transfer-panel")
         yield Footer()
 
     def on_mount(self) -> None:
