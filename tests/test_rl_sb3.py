@@ -86,3 +86,11 @@ def test_sac_on_a_candidate_that_crashes_fails_with_its_reason(tmp_path: Path) -
     result = run_training(spec)
     assert result.status == "failed"
     assert result.reason is not None and "intrinsic_reward" in result.reason, result.reason
+
+
+def test_train_cli_refuses_an_unknown_algo_and_sac_on_discrete_actions(lesr, home: Path) -> None:
+    out = lesr("train", "--env", ENV, "--steps", "100", "--algo", "a2c", home=home)
+    assert out.returncode == 2 and "unknown algo 'a2c'; choose one of: td3, sac, ppo" in out.stderr
+    out = lesr("train", "--env", "CartPole-v1", "--steps", "100", "--algo", "sac", home=home)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == "lesr: error: SAC needs a continuous (Box) action space; CartPole-v1 has a Discrete one"

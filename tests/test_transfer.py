@@ -100,3 +100,19 @@ def test_paired_bootstrap_keeps_pairs_together() -> None:
     assert low == pytest.approx(0.1) and high == pytest.approx(0.1)
     with pytest.raises(ValueError):
         paired_bootstrap_ci([1.0, 2.0], [1.0])
+
+
+def test_a_store_from_before_transfers_gains_the_table_on_open(tmp_path: Path) -> None:
+    import sqlite3
+
+    run_id = _run(tmp_path)
+    conn = sqlite3.connect(tmp_path / "lesr.sqlite3")
+    conn.execute("DROP TABLE transfers")  # what a store written before the transfers table looks like
+    conn.commit()
+    conn.close()
+    with Store(tmp_path) as store:
+        assert store.list_transfers(run_id) == []
+        store.add_transfer_row(run_id, "sac-1", algo="sac", arm="best", seed=1, total_steps=10,
+                               source_candidate_id="i0-k0", checkpoint_dir=None)
+        assert [r.transfer_id for r in store.list_transfers(run_id)] == ["sac-1"]
+        assert store.get_run(run_id).status == "finished"  # the run itself is untouched
