@@ -30,7 +30,7 @@ def run_sb3_compare(args: argparse.Namespace) -> int:
     from lesr_local.commands.common import print_json
     from lesr_local.envs.make import make_env
 
-    seeds = int(getattr(args, "seeds", 3) or 3)
+    seeds = args.seeds
     if args.steps < 1 or seeds < 1:
         raise BadInput("--steps and --seeds must be at least 1")
     make_env(args.env).close()  # BadInput for an unknown env before anything is spawned
