@@ -138,3 +138,23 @@ def test_ablate_the_smoke_run(smoke: dict[str, Any]) -> None:
     assert {d["variant"] for d in report["differences_from_raw"]} == set(variants) - {"raw"}
     show = run_lesr("show", run_id, "--json", home=home)
     assert [v["variant"] for v in json.loads(show.stdout)["ablations"][0]["variants"]] == variants
+
+
+def test_transfer_of_the_smoke_run_is_stored_and_shown(smoke: dict[str, Any]) -> None:
+    home, run_id = smoke["home"], smoke["summary"]["run_id"]
+    proc = run_lesr("transfer", run_id, "--algo", "ppo", "--seeds", "2", "--steps", "400", "--json",
+                    home=home, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["status"] == "finished" and result["algo"] == "ppo" and result["seeds"] == [1, 2]
+    assert result["source_candidate_id"] == smoke["summary"]["best"]["candidate_id"]
+    assert result["env_steps"] == 2 * 2 * 400
+    with Store(home) as store:
+        rows = store.list_transfers(run_id)
+    assert sorted((r.arm, r.seed, r.status) for r in rows) == [
+        ("baseline", 1, "finished"), ("baseline", 2, "finished"), ("best", 1, "finished"), ("best", 2, "finished")]
+    show = run_lesr("show", run_id, "--json", home=home)
+    [shown] = json.loads(show.stdout)["transfers"]
+    assert shown["transfer_id"] == result["transfer_id"]
+    assert [s["score"] for s in shown["best"]["per_seed"]] == [s["score"] for s in result["best"]["per_seed"]]
+    assert shown["improvement"] == result["improvement"]

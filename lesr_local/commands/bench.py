@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     td3.add_argument("--no-reference", action="store_true", help="skip the reference-style baseline loop")
     td3.add_argument("--compare-checks", action="store_true",
                      help="also train without the training-time candidate checks and report their cost")
+    td3.add_argument("--compare", choices=["sb3"], default=None,
+                     help="sb3: our TD3 vs stable-baselines3's TD3, same settings, returns and steps/s")
+    td3.add_argument("--seeds", type=int, default=3, help="seeds per side with --compare (default 3)")
     td3.add_argument("--json", action="store_true", help="one JSON line on stdout")
     td3.set_defaults(func=_bench_td3)
 
@@ -84,6 +87,10 @@ def _bench_llm(args: argparse.Namespace) -> int:
 
 
 def _bench_td3(args: argparse.Namespace) -> int:
+    if args.compare == "sb3":
+        from lesr_local.bench.sb3_compare import run_sb3_compare
+
+        return run_sb3_compare(args)
     from lesr_local.bench.td3_bench import run_td3_bench
 
     return run_td3_bench(args)

@@ -1,12 +1,15 @@
-"""`lesr export RUN_ID --out FILE.py`: the best candidate as a standalone, importable module."""
+"""`lesr export RUN_ID --out FILE.py [--format module|wrapper]`: the best candidate as a standalone module,
+or (wrapper) with a gymnasium `LesrWrapper` around it (lesr_local/exporting.py)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from lesr_local.cli import add_home_option
 from lesr_local.errors import BadInput
+from lesr_local.exporting import UNSANDBOXED_WARNING
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,6 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("--out", required=True, metavar="FILE.py", help="the module to write")
     parser.add_argument("--candidate", default="best", help="candidate id (default: the run's best)")
+    parser.add_argument("--format", default="module", choices=["module", "wrapper"],
+                        help="module: revise_state/intrinsic_reward; wrapper: plus a gymnasium LesrWrapper")
     parser.set_defaults(func=_handle)
 
 
@@ -24,6 +29,9 @@ def module_text(run_id: str, env_id: str, candidate_id: str, score: float | None
         f'"""LESR features for {env_id}: revise_state(s) and intrinsic_reward(updated_s).',
         "",
         f"Exported by lesr-local from run {run_id}, candidate {candidate_id} (search score {score_text}).",
+        "",
+        UNSANDBOXED_WARNING,
+        "",
         "revise_state returns the source state with task-related features appended; train on",
         "r + w * intrinsic_reward(revise_state(s_next)), s_next being the state the step led to.",
         "",
@@ -60,6 +68,37 @@ def _handle(args: argparse.Namespace) -> int:
         cand = store.get_candidate(run.run_id, cid)
         if cand.code is None:
             raise BadInput(f"candidate {cid} of run {run.run_id} is the raw-state baseline: no code to export")
-    atomic_write_text(out, module_text(run.run_id, run.env_id, cid, cand.score, cand.code))
+    if args.format == "wrapper":
+        text = _wrapper(run, cid, cand)
+    else:
+        text = module_text(run.run_id, run.env_id, cid, cand.score, cand.code)
+    atomic_write_text(out, text)
     print(out)
     return 0
+
+
+def _wrapper(run: Any, cid: str, cand: Any) -> str:
+    """The wrapper module; BadInput when the run's env cannot be made here (nothing to wrap)."""
+    from lesr_local.config import RunConfig
+    from lesr_local.envs.catalogue import get_env_info
+    from lesr_local.envs.make import make_env
+    from lesr_local.exporting import WrapperSource, wrapper_text
+
+    config = RunConfig.from_dict(run.config)
+    try:
+        info = get_env_info(run.env_id, config.env_spec)
+        make_env(run.env_id, env_spec=config.env_spec).close()
+    except Exception as exc:  # noqa: BLE001 - any failure to build the env here is a setup problem
+        text = " ".join(str(exc).split())[:200]
+        raise BadInput(f"cannot export a wrapper for run {run.run_id}: env {run.env_id} cannot be made "
+                       f"here ({type(exc).__name__}: {text})") from None
+    extra = cand.extra_dims
+    if extra is None:
+        raise BadInput(f"candidate {cid} of run {run.run_id} has no recorded number of extra dims")
+    final = (run.summary or {}).get("final")
+    return wrapper_text(WrapperSource(
+        run_id=run.run_id, env_id=run.env_id, gym_id=info.gym_id, make_kwargs=dict(info.make_kwargs),
+        obs_keys=tuple(info.obs_keys), candidate_id=cid, search_score=cand.score,
+        intrinsic_weight=config.intrinsic_weight, state_dim=info.state_dim, extra_dims=int(extra),
+        final=final, code=cand.code,
+    ))

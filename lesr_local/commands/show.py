@@ -23,6 +23,7 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any]:
     from lesr_local.commands.history import iso
     from lesr_local.search.ablation import ablation_report
     from lesr_local.search.headline import run_headline
+    from lesr_local.search.transfer_report import transfer_reports
 
     run = store.get_run(run_id)
     candidates = store.list_candidates(run.run_id)
@@ -58,6 +59,7 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any]:
              "created_at": iso(c.created_at), "created_ts": c.created_at, "prompt": c.prompt, "reply": c.reply}
             for c in calls
         ],
+        "transfers": transfer_reports(store, run.run_id),
     }
 
 
@@ -134,6 +136,12 @@ def _print(detail: dict[str, Any]) -> None:
 
         for report in detail["ablations"]:
             print_ablation(report)
+    if detail.get("transfers"):
+        from lesr_local.commands.transfer import transfer_text
+
+        console.print("[bold]transfers[/bold]")
+        for transfer in detail["transfers"]:
+            console.print(transfer_text(transfer), markup=False, highlight=False)
     calls = detail["llm_calls"]
     tokens = sum(c["completion_tokens"] for c in calls)
     console.print(f"LLM exchanges: {len(calls)} ({tokens} tokens written)")

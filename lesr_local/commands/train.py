@@ -1,4 +1,4 @@
-"""`lesr train`: train TD3 once on the raw state or on a candidate module's features."""
+"""`lesr train`: train once (our TD3, or SB3's SAC / PPO) on the raw state or on a candidate module's features."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="torch threads (default: the cores no other lesr training on this machine holds)")
+    parser.add_argument("--algo", default="td3", metavar="td3|sac|ppo",
+                        help="our TD3 (default) or stable-baselines3's SAC / PPO")
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
     parser.set_defaults(func=_train)
 
@@ -46,6 +48,8 @@ def _train(args: argparse.Namespace) -> int:
     from lesr_local.core_slots import claim_cores, threads_for
     from lesr_local.errors import BadInput, Interrupted, RunFailed
     from lesr_local.procs import cpu_count
+    from lesr_local.rl.action_space import require_continuous
+    from lesr_local.rl.algos import check_algo
     from lesr_local.rl.spec import TrainSpec
     from lesr_local.rl.worker import run_training
 
@@ -53,7 +57,9 @@ def _train(args: argparse.Namespace) -> int:
         raise BadInput(f"--steps must be at least 1, got {args.steps}")
     if args.threads < 0:
         raise BadInput(f"--threads must be at least 1 (or 0 for automatic), got {args.threads}")
+    algo = check_algo(args.algo)
     source = _read_candidate(args.features)
+    require_continuous(algo, args.env)
     env_id, state_dim, dim_names = _env_facts(args.env)
     if source is not None:
         _check_semantics(source, env_id)
@@ -61,7 +67,7 @@ def _train(args: argparse.Namespace) -> int:
     td3, evaluation = config.td3, config.eval
     weight = config.intrinsic_weight if args.intrinsic_weight is None else args.intrinsic_weight
     shaping = args.shaping or config.shaping
-    identity = _identity(env_id, args.seed, source, weight, args.preset, shaping)
+    identity = _identity(env_id, args.seed, source, weight, args.preset, shaping, algo)
     out = _claim_out_dir(Path(args.out), identity) if args.out else _new_out_dir(home_from(args), env_id, args.seed)
     _write_identity(out, identity)
     if td3.start_steps >= args.steps:
@@ -82,7 +88,7 @@ def _train(args: argparse.Namespace) -> int:
             env_id=env_id, steps=args.steps, seed=args.seed, candidate_source=source, intrinsic_weight=weight,
             shaping=shaping, td3=td3, eval=evaluation, checkpoint_dir=out / "checkpoint",
             checkpoint_every=max(1000, args.steps // 10), device=args.device,
-            policy_path=out / "policy.safetensors", workers=1, threads=threads,
+            policy_path=out / "policy.safetensors", workers=1, threads=threads, algo=algo,
         )
         reporter = _Reporter(quiet=args.json)
         try:
@@ -100,7 +106,8 @@ def _train(args: argparse.Namespace) -> int:
     names = dim_names + [f"extra[{i}]" for i in range(max(0, result.feature_dim - len(dim_names)))]
     if args.json:
         print_json({
-            "env_id": env_id, "steps": result.steps, "seed": args.seed, "score": result.score, "shaping": shaping,
+            "env_id": env_id, "algo": algo, "steps": result.steps, "seed": args.seed, "score": result.score,
+            "shaping": shaping,
             "curve": [list(p) for p in result.curve], "lipschitz": result.lipschitz,
             "feature_dim": result.feature_dim, "state_dim": state_dim, "policy_path": result.policy_path,
             "steps_per_s": round(result.steps_per_s, 2), "updates_per_s": round(result.updates_per_s, 2),
@@ -117,11 +124,11 @@ IDENTITY_FILE = "training.json"
 
 
 def _identity(env_id: str, seed: int, source: str | None, weight: float, preset_name: str,
-              shaping: str) -> dict[str, Any]:
+              shaping: str, algo: str) -> dict[str, Any]:
     """What a checkpoint in the output folder must have been made by for this training to resume it."""
     features = None if source is None else hashlib.sha256(source.encode()).hexdigest()
     return {"env_id": env_id, "seed": seed, "features_sha256": features, "intrinsic_weight": weight,
-            "preset": preset_name, "shaping": shaping}
+            "preset": preset_name, "shaping": shaping, "algo": algo}
 
 
 def _new_out_dir(home: Path, env_id: str, seed: int) -> Path:

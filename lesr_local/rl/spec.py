@@ -44,6 +44,7 @@ class TrainSpec:
     # mid-episode is treated like a time-limit truncation (the bootstrap is not cut; the resumed
     # training starts a fresh episode). Needs checkpoint_dir.
     pause_at_step: int | None = None
+    algo: str = "td3"  # rl.algos: our TD3, or stable-baselines3's sac | ppo | sb3-td3 (rl/sb3_trainer.py)
 
 
 @dataclass

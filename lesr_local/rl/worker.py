@@ -323,6 +323,11 @@ def _train_in_sandbox(spec: TrainSpec, concurrent: int, out: IO[bytes], files: S
     from lesr_local.sandbox.restricted import CandidateRejected, load_candidate
 
     configure_threads(threads_per_worker(spec.threads, concurrent))
+    if spec.algo != "td3":  # stable-baselines3 loads and runs once before the sandbox walls go up
+        from lesr_local.rl.sb3_trainer import train_sb3 as train  # noqa: F811
+        from lesr_local.rl.sb3_trainer import warm_up
+
+        warm_up(spec)
     report = enter_training_sandbox(spec)
     _send(out, "walls", report=report.to_json())
     checks = RuntimeChecks() if spec.runtime_checks else None

@@ -8,8 +8,10 @@ from lesr_local.store.records import (
     IterationRecord,
     LLMCallRecord,
     RunRecord,
+    TransferRecord,
 )
 
 __all__ = [
-    "DB_NAME", "AblationRecord", "CandidateRecord", "IterationRecord", "LLMCallRecord", "RunRecord", "Store", "new_run_id",
+    "DB_NAME", "AblationRecord", "CandidateRecord", "IterationRecord", "LLMCallRecord", "RunRecord", "Store",
+    "TransferRecord", "new_run_id",
 ]

@@ -27,6 +27,7 @@ from lesr_local.store.records import (
     IterationRecord,
     LLMCallRecord,
     RunRecord,
+    TransferRecord,
 )
 from lesr_local.store.schema import ADDED_COLUMNS, APP_MARK, SCHEMA, SCHEMA_VERSION
 
@@ -404,6 +405,56 @@ class Store:
         rows = self._query("SELECT * FROM ablations WHERE run_id = ? ORDER BY created_at, rowid", (run_id,))
         return [_ablation(r) for r in rows]
 
+    # -- transfers (lesr transfer) -------------------------------------------------------------
+    def add_transfer_row(self, run_id: str, transfer_id: str, *, algo: str, arm: str, seed: int,
+                         total_steps: int, source_candidate_id: str | None, checkpoint_dir: str | None) -> None:
+        """Insert a pending transfer training; an existing row (a rerun continuing it) is kept."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO transfers(run_id, transfer_id, algo, arm, seed, status,"
+                " source_candidate_id, total_steps, checkpoint_dir, created_at)"
+                " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+                (run_id, transfer_id, algo, arm, seed, source_candidate_id, total_steps, checkpoint_dir,
+                 time.time()),
+            )
+
+    def mark_transfer_running(self, run_id: str, transfer_id: str, arm: str, seed: int) -> None:
+        self._set_transfer(run_id, transfer_id, arm, seed, "status = 'running', reason = NULL", ())
+
+    def update_transfer_progress(self, run_id: str, transfer_id: str, arm: str, seed: int, steps_done: int,
+                                 curve: list[tuple[int, float]] | None = None) -> None:
+        if curve is None:
+            self._set_transfer(run_id, transfer_id, arm, seed, "steps_done = ?", (steps_done,))
+        else:
+            self._set_transfer(run_id, transfer_id, arm, seed, "steps_done = ?, curve_json = ?",
+                               (steps_done, json.dumps([list(p) for p in curve])))
+
+    def finish_transfer_row(self, run_id: str, transfer_id: str, arm: str, seed: int, *, score: float | None,
+                            curve: list[tuple[int, float]], steps: int, seconds: float,
+                            steps_per_s: float | None, policy_path: str | None) -> None:
+        """One transaction: 'finished' only together with the score and curve."""
+        self._set_transfer(
+            run_id, transfer_id, arm, seed,
+            "status = 'finished', reason = NULL, score = ?, curve_json = ?, steps_done = ?, seconds = ?,"
+            " steps_per_s = ?, policy_path = ?, finished_at = ?",
+            (score, json.dumps([list(p) for p in curve]), steps, seconds, steps_per_s, policy_path, time.time()))
+
+    def fail_transfer_row(self, run_id: str, transfer_id: str, arm: str, seed: int, reason: str,
+                          status: str = "failed") -> None:
+        self._set_transfer(run_id, transfer_id, arm, seed, "status = ?, reason = ?, finished_at = ?",
+                           (status, reason, time.time()))
+
+    def _set_transfer(self, run_id: str, transfer_id: str, arm: str, seed: int, assignments: str,
+                      values: tuple[Any, ...]) -> None:
+        with self._tx() as conn:
+            conn.execute(f"UPDATE transfers SET {assignments} WHERE run_id = ? AND transfer_id = ?"
+                         " AND arm = ? AND seed = ?", (*values, run_id, transfer_id, arm, seed))
+
+    def list_transfers(self, run_id: str) -> list[TransferRecord]:
+        """Every transfer training of the run, oldest transfer first, best arm before baseline."""
+        rows = self._query("SELECT * FROM transfers WHERE run_id = ? ORDER BY created_at, rowid", (run_id,))
+        return [_transfer(row) for row in rows]
+
 
 # -- helpers -------------------------------------------------------------------------------------
 
@@ -493,4 +544,16 @@ def _llm_call(row: sqlite3.Row) -> LLMCallRecord:
         reply=row["reply"], prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
         seconds=row["seconds"], finish_reason=row["finish_reason"], parsed=_loads(row["parsed_json"]),
         created_at=row["created_at"],
+    )
+
+
+def _transfer(row: sqlite3.Row) -> TransferRecord:
+    curve = [(int(step), float(value)) for step, value in (_loads(row["curve_json"]) or [])]
+    return TransferRecord(
+        run_id=row["run_id"], transfer_id=row["transfer_id"], algo=row["algo"], arm=row["arm"],
+        seed=row["seed"], status=row["status"], reason=row["reason"],
+        source_candidate_id=row["source_candidate_id"], score=row["score"], curve=curve,
+        total_steps=row["total_steps"], steps_done=row["steps_done"], seconds=row["seconds"],
+        steps_per_s=row["steps_per_s"], policy_path=row["policy_path"], checkpoint_dir=row["checkpoint_dir"],
+        created_at=row["created_at"], finished_at=row["finished_at"],
     )

@@ -126,3 +126,32 @@ class AblationRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TransferRecord:
+    """One training of a transfer: `arm` "best" (the run's best F/G) or "baseline" (raw state)."""
+
+    run_id: str
+    transfer_id: str  # "<algo>-<n>": one `lesr transfer` invocation (continued by a rerun)
+    algo: str
+    arm: str
+    seed: int
+    status: str  # pending | running | finished | failed | cancelled
+    reason: str | None
+    source_candidate_id: str | None
+    score: float | None
+    curve: list[tuple[int, float]]
+    total_steps: int
+    steps_done: int
+    seconds: float | None
+    steps_per_s: float | None
+    policy_path: str | None
+    checkpoint_dir: str | None
+    created_at: float
+    finished_at: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["curve"] = [list(p) for p in self.curve]
+        return data

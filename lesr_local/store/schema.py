@@ -100,6 +100,30 @@ SCHEMA: tuple[str, ...] = (
         finished_at REAL,
         PRIMARY KEY (run_id, candidate_id, steps, variant, seed)
     )""",
+    # Transfers (lesr transfer, paper §4.5): the run's best F/G and the raw state trained with another
+    # algorithm over paired seeds. Added without a version bump: CREATE IF NOT EXISTS on every open
+    # gives older stores the table (additive migration).
+    """CREATE TABLE IF NOT EXISTS transfers (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        transfer_id TEXT NOT NULL,
+        algo TEXT NOT NULL,
+        arm TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        source_candidate_id TEXT,
+        score REAL,
+        curve_json TEXT,
+        total_steps INTEGER NOT NULL,
+        steps_done INTEGER NOT NULL DEFAULT 0,
+        seconds REAL,
+        steps_per_s REAL,
+        policy_path TEXT,
+        checkpoint_dir TEXT,
+        created_at REAL NOT NULL,
+        finished_at REAL,
+        PRIMARY KEY (run_id, transfer_id, arm, seed)
+    )""",
     "CREATE INDEX IF NOT EXISTS candidates_by_run ON candidates(run_id, created_at)",
     "CREATE INDEX IF NOT EXISTS llm_calls_by_run ON llm_calls(run_id, id)",
 )

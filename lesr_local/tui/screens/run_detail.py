@@ -16,6 +16,7 @@ from lesr_local.errors import LesrError
 from lesr_local.search.headline import headline_text, run_headline
 from lesr_local.tui.format import fmt_delta, fmt_duration, fmt_mean_std, fmt_score, fmt_time, status_text
 from lesr_local.tui.services import AppServices
+from lesr_local.tui.widgets.transfer_panel import TransferPanel
 
 
 def final_lines(summary: dict[str, Any] | None) -> list[Text]:
@@ -78,6 +79,8 @@ class RunDetailScreen(Screen[None]):
                 yield Static("", id="ablations-text")
             with TabPane("Config", id="run-config"), VerticalScroll():
                 yield Static("", id="config-text")
+            with TabPane("Transfer", id="run-transfer"):
+                yield TransferPanel(self.run_id, id="transfer-panel")
         yield Footer()
 
     def on_mount(self) -> None:

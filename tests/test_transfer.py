@@ -1,0 +1,120 @@
+"""`lesr transfer` input checks, its report and its paired bootstrap, on runs written into a real store.
+
+The end-to-end transfer on a real smoke run is in tests/test_search_smoke.py (it reuses that run)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lesr_local.search.transfer_report import paired_bootstrap_ci, transfer_reports
+from lesr_local.store import Store, new_run_id
+
+CODE = """import numpy as np
+
+def revise_state(s):
+    return np.concatenate([s, [s[1] * s[3]]])
+
+def intrinsic_reward(updated_s):
+    return float(-abs(updated_s[4]))
+"""
+
+
+def _run(home: Path, env_id: str = "InvertedPendulum-v5", best_status: str | None = "finished") -> str:
+    with Store(home) as store:
+        run_id = new_run_id()
+        store.create_run(run_id, env_id, "smoke", {"env_id": env_id, "seeds": 2, "final_steps": 300,
+                                                   "preset": "smoke"})
+        if best_status is not None:
+            store.add_candidate(run_id, "i0-k0", kind="search", seed=0, total_steps=300, iteration=0, sample=0,
+                                code=CODE, extra_dims=1)
+            store.mark_running(run_id, "i0-k0")
+            if best_status == "finished":
+                store.finish_candidate(run_id, "i0-k0", score=5.0, curve=[(300, 5.0)], lipschitz=None,
+                                       dim_names=None, steps=300, seconds=1.0, steps_per_s=300.0, policy_path=None)
+            store.set_run_summary(run_id, {"run_id": run_id}, "i0-k0", 5.0, 4.0)
+        store.set_run_status(run_id, "finished")
+    return run_id
+
+
+@pytest.mark.parametrize(("args", "expect"), [
+    (["--algo", "a2c"], "unknown algo 'a2c'; choose one of: sac, ppo"),
+    (["--algo", "td3"], "unknown algo 'td3'"),
+    (["--algo", "sac", "--seeds", "0"], "--seeds must be at least 1"),
+])
+def test_bad_transfer_arguments_exit_2_with_one_line(home: Path, lesr, args: list[str], expect: str) -> None:
+    run_id = _run(home)
+    out = lesr("transfer", run_id, *args, home=home)
+    assert out.returncode == 2 and expect in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_a_run_without_a_finished_best_is_refused(home: Path, lesr) -> None:
+    for status in (None, "running"):
+        run_id = _run(home, best_status=status)
+        out = lesr("transfer", run_id, "--algo", "ppo", home=home)
+        assert out.returncode == 2 and "no finished best candidate" in out.stderr, out.stderr
+    out = lesr("transfer", "20990101-000000-zzzz", "--algo", "ppo", home=home)
+    assert out.returncode == 2 and "unknown run id" in out.stderr
+
+
+def test_sac_on_a_discrete_action_space_is_refused(home: Path, lesr) -> None:
+    run_id = _run(home, env_id="CartPole-v1")
+    out = lesr("transfer", run_id, "--algo", "sac", home=home)
+    assert out.returncode == 2, out.stderr
+    assert "SAC needs a continuous (Box) action space; CartPole-v1 has a Discrete one" in out.stderr
+
+
+def test_report_pairs_seeds_and_show_lists_it(home: Path, lesr) -> None:
+    run_id = _run(home)
+    with Store(home) as store:
+        for arm, scores in (("best", {1: 12.0, 2: 9.0}), ("baseline", {1: 10.0, 2: 6.0})):
+            for seed, score in scores.items():
+                store.add_transfer_row(run_id, "ppo-1", algo="ppo", arm=arm, seed=seed, total_steps=300,
+                                       source_candidate_id="i0-k0" if arm == "best" else None, checkpoint_dir=None)
+                store.mark_transfer_running(run_id, "ppo-1", arm, seed)
+                store.finish_transfer_row(run_id, "ppo-1", arm, seed, score=score, curve=[(300, score)],
+                                          steps=300, seconds=1.0, steps_per_s=300.0, policy_path=None)
+        [report] = transfer_reports(store, run_id)
+    assert report["status"] == "finished" and report["seeds"] == [1, 2] and report["paired_seeds"] == 2
+    assert report["best"]["mean"] == 10.5 and report["baseline"]["mean"] == 8.0
+    assert report["improvement"] == pytest.approx(2.5)  # paired differences 2 and 3
+    assert report["improvement_relative"] == pytest.approx(2.5 / 8.0)  # 8 is 4 standard errors from 0
+    low, high = report["improvement_ci95"]
+    # Resampling 2 pairs: the extremes are both-seed-1 (+2) and both-seed-2 (+3).
+    assert low == pytest.approx(2.0) and high == pytest.approx(3.0)
+    assert "preliminary" in report["verdict"]
+    assert report["env_steps"] == 1200
+    out = lesr("show", run_id, "--json", home=home)
+    assert out.returncode == 0, out.stderr
+    [shown] = json.loads(out.stdout)["transfers"]
+    assert shown["transfer_id"] == "ppo-1" and [s["score"] for s in shown["best"]["per_seed"]] == [12.0, 9.0]
+    text = lesr("show", run_id, home=home)
+    assert "transfer ppo-1 — PPO, 300 steps × 2 seeds — finished" in text.stdout
+    assert "improvement +2.50 (+31.2%)" in text.stdout
+
+
+def test_paired_bootstrap_keeps_pairs_together() -> None:
+    assert paired_bootstrap_ci([1.0], [1.0]) is None
+    # Every pair improves by exactly 10%: any resample of whole pairs gives 10%.
+    low, high = paired_bootstrap_ci([11.0, 22.0, 33.0], [10.0, 20.0, 30.0])
+    assert low == pytest.approx(0.1) and high == pytest.approx(0.1)
+    with pytest.raises(ValueError):
+        paired_bootstrap_ci([1.0, 2.0], [1.0])
+
+
+def test_a_store_from_before_transfers_gains_the_table_on_open(tmp_path: Path) -> None:
+    import sqlite3
+
+    run_id = _run(tmp_path)
+    conn = sqlite3.connect(tmp_path / "lesr.sqlite3")
+    conn.execute("DROP TABLE transfers")  # what a store written before the transfers table looks like
+    conn.commit()
+    conn.close()
+    with Store(tmp_path) as store:
+        assert store.list_transfers(run_id) == []
+        store.add_transfer_row(run_id, "sac-1", algo="sac", arm="best", seed=1, total_steps=10,
+                               source_candidate_id="i0-k0", checkpoint_dir=None)
+        assert [r.transfer_id for r in store.list_transfers(run_id)] == ["sac-1"]
+        assert store.get_run(run_id).status == "finished"  # the run itself is untouched
