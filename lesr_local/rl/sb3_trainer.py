@@ -34,11 +34,12 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from lesr_local.errors import BadInput
 from lesr_local.rl.algos import CONTINUOUS_ONLY, PPO_BATCH, SB3_TD3, ppo_rollout_steps
-from lesr_local.rl.checkpoint import CHECKPOINT, POLICY, LocalFiles, TrainingFiles, to_torch
+from lesr_local.rl.checkpoint import CHECKPOINT, POLICY, LocalFiles, TrainingFiles
 from lesr_local.rl.device import configure_threads, resolve_device
 from lesr_local.rl.evaluation import Evaluator
 from lesr_local.rl.feature_env import FeatureRewardWrapper
 from lesr_local.rl.features import CandidateError, Features
+from lesr_local.rl.policy_io import to_torch
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, buffer_rows
 from lesr_local.rl.trainer import PROGRESS_INTERVAL_S, candidate_digest, env_metric, eval_episodes
 from lesr_local.sandbox.tensorfile import pack
