@@ -68,6 +68,9 @@ class RunConfig:
     seed: int = 0
     render_video: bool = True
     env_spec: str | None = None  # TOML description of an uncatalogued env
+    executor: str = "local"  # local | ray: where trainings run (search.executors.make_executor)
+    ray_address: str | None = None  # HOST:PORT of a Ray head, "auto", or "local" (a private cluster)
+    train_threads: int = 0  # torch threads (= Ray num_cpus) per training; 0 = auto (1 on Ray)
     td3: TD3Config = field(default_factory=TD3Config)
     eval: EvalConfig = field(default_factory=EvalConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
@@ -207,6 +210,10 @@ def validate(config: RunConfig) -> None:
             raise BadInput(f"{name} must be at least 1, got {value}")
     if config.workers < 0:
         raise BadInput(f"workers must be 0 (auto) or more, got {config.workers}")
+    if config.executor not in ("local", "ray"):
+        raise BadInput(f"executor must be local or ray, got {config.executor!r}")
+    if config.train_threads < 0:
+        raise BadInput(f"train_threads must be 0 (auto) or more, got {config.train_threads}")
     if config.llm.constrain not in ("auto", "on", "off"):
         raise BadInput(f"llm.constrain must be auto, on or off, got {config.llm.constrain!r}")
     if not 0.0 <= config.llm.temperature <= 5.0:

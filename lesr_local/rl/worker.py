@@ -358,3 +358,8 @@ def set_thread_env() -> None:
     """Put THREAD_ENV in this process's environment (for workers started by other means)."""
     for key, value in THREAD_ENV.items():
         os.environ.setdefault(key, value)
+
+
+# The parent's side of one training, for drivers whose worker runs elsewhere (search.ray_executor):
+# the same file destinations, message handling and results as a local `run_training`.
+Supervision = _Supervision

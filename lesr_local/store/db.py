@@ -22,7 +22,7 @@ from typing import Any
 
 from lesr_local.errors import BadInput
 from lesr_local.store.records import CandidateRecord, IterationRecord, LLMCallRecord, RunRecord
-from lesr_local.store.schema import APP_MARK, SCHEMA, SCHEMA_VERSION
+from lesr_local.store.schema import ADDED_COLUMNS, APP_MARK, SCHEMA, SCHEMA_VERSION
 
 DB_NAME = "lesr.sqlite3"
 
@@ -97,6 +97,10 @@ class Store:
         with self._tx() as conn:
             for statement in SCHEMA:
                 conn.execute(statement)
+            for table, column, sql_type in ADDED_COLUMNS:
+                present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
             conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('app', ?)", (APP_MARK,))
             conn.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -235,6 +239,21 @@ class Store:
             conn.execute(
                 "UPDATE candidates SET worker_pid = ? WHERE run_id = ? AND candidate_id = ?",
                 (pid, run_id, candidate_id),
+            )
+
+    def set_placement(self, run_id: str, candidate_id: str, executor: str, node: str | None) -> None:
+        """Where a training runs: the executor's name and the node (Ray node id or host name)."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE candidates SET executor = ?, node = ? WHERE run_id = ? AND candidate_id = ?",
+                (executor, node, run_id, candidate_id),
+            )
+
+    def set_resumed_from(self, run_id: str, candidate_id: str, step: int) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE candidates SET resumed_from = ? WHERE run_id = ? AND candidate_id = ?",
+                (step, run_id, candidate_id),
             )
 
     def update_progress(self, run_id: str, candidate_id: str, steps_done: int,
@@ -410,6 +429,7 @@ def _candidate(row: sqlite3.Row) -> CandidateRecord:
         steps_done=row["steps_done"], seconds=row["seconds"], steps_per_s=row["steps_per_s"],
         policy_path=row["policy_path"], checkpoint_dir=row["checkpoint_dir"], worker_pid=row["worker_pid"],
         created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"],
+        executor=row["executor"], node=row["node"], resumed_from=row["resumed_from"],
     )
 
 

@@ -74,6 +74,9 @@ class CandidateRecord:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    executor: str | None = None  # "local" | "ray" (None: not started yet, or a store from before)
+    node: str | None = None  # Ray node id, or the host name of a local training
+    resumed_from: int | None = None  # finished trainings: the checkpoint step they continued from (0 = none)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -83,3 +83,12 @@ SCHEMA: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS candidates_by_run ON candidates(run_id, created_at)",
     "CREATE INDEX IF NOT EXISTS llm_calls_by_run ON llm_calls(run_id, id)",
 )
+
+# Columns added after version 1, as (table, column, SQL type). Adding one is backwards compatible:
+# a store opened by this version gains the missing ones (ALTER TABLE ... ADD COLUMN, NULL for old
+# rows); older code reads rows by column name and never sees them.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("candidates", "executor", "TEXT"),  # "local" | "ray": what ran the training (last attempt)
+    ("candidates", "node", "TEXT"),  # the Ray node id, or the host name for local trainings
+    ("candidates", "resumed_from", "INTEGER"),  # the checkpoint step the finished training continued from
+)
