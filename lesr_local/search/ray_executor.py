@@ -44,6 +44,9 @@ from lesr_local.sandbox.protocol import ProtocolError
 LOCAL = "local"  # --ray-address local: a private cluster on this machine for the run
 MAX_RESUBMITS = 3  # a training whose task is lost more often than this fails
 LOCAL_OBJECT_STORE_BYTES = 1 << 30
+# A private cluster advertises a loopback address: Ray maps 127.0.0.1 itself to the machine's
+# routable IP, but leaves the rest of 127.0.0.0/8 alone, so nothing of the run leaves loopback.
+PRIVATE_NODE_IP = "127.0.0.2"
 # Environment for every Ray process lesr-local starts or talks to: no usage reports, no dashboard.
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_USAGE_STATS_PROMPT_ENABLED": "0"}
 
@@ -76,14 +79,27 @@ def connect(address: str | None, *, num_cpus: int | None = None) -> bool:
         ray.shutdown()
     if address == LOCAL:
         ray.init(address="local", num_cpus=num_cpus or cpu_count(), include_dashboard=False,
-                 log_to_driver=False, logging_level="ERROR", object_store_memory=LOCAL_OBJECT_STORE_BYTES)
+                 log_to_driver=False, logging_level="ERROR", object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                 _node_ip_address=PRIVATE_NODE_IP)
         return True
     _check_reachable(address)
+    _use_cluster_token()
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the user gets one line
         raise BadInput(f"cannot connect to the Ray cluster at {address}: {_one_line(exc)}") from None
     return False
+
+
+def _use_cluster_token() -> None:
+    """`ray start` turns token authentication on and keeps the token in ~/.ray; Ray's driver only
+    presents it on its own for address "auto". Present it for an explicit address too, unless the
+    user chose a mode (RAY_AUTH_MODE)."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def _check_reachable(address: str) -> None:
