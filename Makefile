@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned, so nothing later pulls the multi-gigabyte CUDA build by accident.
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_PIP_ARGS)
 	@echo "lesr-local: installing; llama-cpp-python builds from source the first time (~13 min on 2 cores, then cached)"
-	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
+	$(BIN)/python -m pip install --progress-bar off -e '.[dev,ray]'
 	$(BIN)/lesr models prepare
 	@touch $(STAMP)
 

@@ -52,12 +52,25 @@ def ray_installed() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
+def check_executor(config: RunConfig) -> None:
+    """The quick part of `make_executor`'s refusals (Ray missing, address unreachable), for callers
+    that must fail before they open anything (the TUI)."""
+    if config.executor != "ray":
+        return
+    if not ray_installed():
+        raise BadInput("--executor ray needs Ray, which is not installed: pip install 'lesr-local[ray]'")
+    from lesr_local.search import ray_executor
+
+    address = ray_executor.resolve_address(config.ray_address)
+    if address != ray_executor.LOCAL:
+        ray_executor.check_reachable(address)
+
+
 def make_executor(config: RunConfig, workers: int) -> Executor:
     """The executor a run's config asks for; BadInput (one line) when it cannot be had."""
     if config.executor != "ray":
         return LocalProcessExecutor(workers)
-    if not ray_installed():
-        raise BadInput("--executor ray needs Ray, which is not installed: pip install 'lesr-local[ray]'")
+    check_executor(config)
     from lesr_local.search.ray_executor import RayExecutor  # imports Ray: only when asked for
 
     return RayExecutor(config.ray_address, threads=config.train_threads or 1)

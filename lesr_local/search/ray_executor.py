@@ -82,7 +82,7 @@ def connect(address: str | None, *, num_cpus: int | None = None) -> bool:
                  log_to_driver=False, logging_level="ERROR", object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                  _node_ip_address=PRIVATE_NODE_IP)
         return True
-    _check_reachable(address)
+    check_reachable(address)
     _use_cluster_token()
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
@@ -102,7 +102,7 @@ def _use_cluster_token() -> None:
         os.environ["RAY_AUTH_MODE"] = "token"
 
 
-def _check_reachable(address: str) -> None:
+def check_reachable(address: str) -> None:
     """A quick TCP look first: ray.init would retry an unreachable address for a long time."""
     if address == "auto":
         return

@@ -180,9 +180,11 @@ def check_startable(config: RunConfig | None, home: Path, resume_run_id: str | N
     if config is not None:
         from lesr_local.envs.catalogue import get_env_info
         from lesr_local.llm.discovery import resolve_model
+        from lesr_local.search.executors import check_executor
 
         get_env_info(config.env_id, config.env_spec)
         resolve_model(config.llm.model)
+        check_executor(config)
         return
     if resume_run_id is None:
         raise BadInput("run_live needs a config or a run id to resume")

@@ -95,6 +95,8 @@ class RunDetailScreen(Screen[None]):
             (run.run_id, "bold"), f" · {run.env_id} · preset {run.preset} · ", status_text(run.status),
             f" · created {fmt_time(run.created)}",
         )
+        if run.config.get("executor") == "ray":
+            info.append(f" · on Ray ({run.config.get('ray_address') or 'local'})")
         if run.finished_at:
             info.append(f" · took {fmt_duration(run.finished_at - run.created)}")
         info.append(f"\nbest {run.best_candidate_id or '—'} {fmt_score(run.best_score)}"
