@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -209,7 +210,60 @@ def test_cancel_stops_tasks_and_children_then_the_run_resumes_on_the_local_execu
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["status"] == "finished"
     detail = _show(home, run_id)
+    assert detail["config"]["executor"] == "local"  # where the run went on
     continued = next(c for c in detail["candidates"] if c["candidate_id"] == running.candidate_id)
     assert continued["status"] == "finished" and continued["executor"] == "local"
     assert continued["node"] == os.uname().nodename
     assert continued["resumed_from"] > 0
+
+
+# -- the two halves without a cluster ----------------------------------------------------------------
+
+
+def _tiny_spec(folder: Path) -> Any:
+    from lesr_local.config import EvalConfig, TD3Config
+    from lesr_local.rl.spec import TrainSpec
+
+    return TrainSpec(env_id="InvertedPendulum-v5", steps=600, seed=0, threads=1,
+                     td3=TD3Config(hidden_sizes=(32, 32), start_steps=200, batch_size=32),
+                     eval=EvalConfig(every=300, episodes=1, last_k=2, goal_episodes=1),
+                     checkpoint_dir=folder / "ckpt", checkpoint_every=300, policy_path=folder / "policy.safetensors")
+
+
+def test_relayed_frames_drive_the_same_supervision_as_a_local_training(tmp_path: Path) -> None:
+    """The node half (rl.relay) run here, its frames fed to the driver half: files land at the
+    driver's paths, progress and the result come through, the node's spec carried no path."""
+    from lesr_local.rl.relay import RelayJob, relay_training
+    from lesr_local.search.ray_executor import _RayTraining
+
+    spec = _tiny_spec(tmp_path)
+    job = RelayJob.of(spec, checkpoint=None)
+    assert job.spec["checkpoint_dir"] is None and job.spec["policy_path"] is None
+    placed: list[tuple[str, str]] = []
+    progress: list[int] = []
+    driver = _RayTraining(spec, 1, 60.0, lambda p: progress.append(p.step), threading.Event(),
+                          None, None, lambda node, host: placed.append((node, host)))
+    outcome = None
+    for frame in relay_training(job, node="n1", host="h1"):
+        outcome = driver._handle(frame)
+        if outcome is not None:
+            break
+    assert outcome is not None and outcome.status == "finished", outcome
+    assert placed == [("n1", "h1")] and progress and progress[-1] <= 600
+    assert outcome.policy_path == str(spec.policy_path) and spec.policy_path.is_file()
+    assert has_checkpoint(spec.checkpoint_dir)
+
+
+def test_driver_refuses_frames_that_break_the_protocol(tmp_path: Path) -> None:
+    from lesr_local.sandbox import protocol
+    from lesr_local.sandbox.protocol import ProtocolError
+    from lesr_local.search.ray_executor import _RayTraining
+
+    driver = _RayTraining(_tiny_spec(tmp_path), 1, 60.0, None, threading.Event(), None, None, None)
+    with pytest.raises(ProtocolError, match="not a frame"):
+        driver._handle({"type": "result"})
+    with pytest.raises(ProtocolError, match="unexpected kind"):
+        driver._handle(protocol.encode("file_begin", file="../../etc/passwd", size=1))
+    with pytest.raises(ProtocolError, match="unknown message type"):
+        driver._handle(protocol.encode("shell", command="rm -rf /"))
+    assert list(tmp_path.iterdir()) == []

@@ -52,6 +52,7 @@ def run_executors_bench(args: argparse.Namespace) -> int:
             ray_batch = _batch(ray_executor, args, root / "ray", close=False)
             time.sleep(2.0)  # trainings' children gone, workers idle
             memory = _ray_memory()
+            memory["cpu_s_since_start"] = _ray_cpu_seconds()
         finally:
             ray_executor.close()
         local.append(_batch(LocalProcessExecutor(cores), args, root / "local-b"))
@@ -66,6 +67,8 @@ def run_executors_bench(args: argparse.Namespace) -> int:
         "goal_ratio": 0.9,
         "local_first_progress_s": _mean_of(local, "first_progress_s"),
         "ray_first_progress_s": ray_batch["first_progress_s"],
+        "first_progress": ("seconds from submit to the first progress event, mean over the first "
+                           f"{cores} trainings (the ones that start at once; the rest queue)"),
         "ray_cluster_start_s": round(cluster_start_s, 2),
         "ray_memory": memory,
         "local": local, "ray": ray_batch,
@@ -96,6 +99,7 @@ def _batch(executor: Executor, args: argparse.Namespace, folder: Path, close: bo
             first_progress.setdefault(index, time.perf_counter() - submitted)
 
     futures = []
+    concurrent = min(args.trainings, executor.workers)
     try:
         for i in range(args.trainings):
             spec = TrainSpec(env_id=args.env, steps=total, seed=i, td3=td3, eval=evaluation, threads=1,
@@ -117,8 +121,8 @@ def _batch(executor: Executor, args: argparse.Namespace, folder: Path, close: bo
         "executor": executor.name, "wall_s": round(wall, 2), "env_steps": steps,
         "steps_per_s": round(steps / wall, 2),
         "train_steps_per_s": [round(r.train_steps_per_s, 2) for r in results],
-        "first_progress_s": round(statistics.fmean(first_progress.values()), 2) if first_progress else None,
-        "first_progress_max_s": round(max(first_progress.values()), 2) if first_progress else None,
+        "first_progress_s": _first_wave(first_progress, concurrent),
+        "first_progress_all_s": [round(first_progress[i], 2) for i in sorted(first_progress)],
     }
 
 
@@ -136,6 +140,26 @@ def _ray_memory() -> dict[str, Any]:
         uss += info.uss
         count += 1
     return {"processes": count, "rss_mb": round(rss / 2**20, 1), "uss_mb": round(uss / 2**20, 1)}
+
+
+def _first_wave(first_progress: dict[int, float], concurrent: int) -> float | None:
+    values = sorted(first_progress.values())[:concurrent]
+    return round(statistics.fmean(values), 2) if values else None
+
+
+def _ray_cpu_seconds() -> float:
+    """CPU seconds the cluster's own processes (services and Ray workers, not the training
+    children) used since the cluster started: Ray's share of the cores during the batch."""
+    total = 0.0
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if "lesr_local.sandbox.entry" in " ".join(proc.cmdline()):
+                continue
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return round(total, 1)
 
 
 def _mean_of(batches: list[dict[str, Any]], key: str) -> float | None:

@@ -84,7 +84,10 @@ class SearchEngine:
             config.executor, config.ray_address = executor, ray_address
         env = _env_info(config)
         model = _model(config)
-        return self._guarded(run_id, config, env, model, self._executor(config), resumed=True)
+        chosen = self._executor(config)
+        if executor is not None:  # saved only once the executor could be had (else: bad input, nothing written)
+            self.store.set_run_config(run_id, config.to_dict())
+        return self._guarded(run_id, config, env, model, chosen, resumed=True)
 
     def _executor(self, config: RunConfig) -> Executor:
         workers = config.workers or default_workers()

@@ -42,7 +42,8 @@ from lesr_local.sandbox import protocol
 from lesr_local.sandbox.protocol import ProtocolError
 
 LOCAL = "local"  # --ray-address local: a private cluster on this machine for the run
-MAX_RESUBMITS = 3  # a training whose task is lost more often than this fails
+MAX_RESUBMITS = 3
+WARM_UP_SECONDS = 30.0  # a training whose task is lost more often than this fails
 LOCAL_OBJECT_STORE_BYTES = 1 << 30
 # A private cluster advertises a loopback address: Ray maps 127.0.0.1 itself to the machine's
 # routable IP, but leaves the rest of 127.0.0.0/8 alone, so nothing of the run leaves loopback.
@@ -125,6 +126,12 @@ def cluster_nodes() -> list[NodeInfo]:
 
 
 @ray.remote(max_retries=0)
+def _warm_up() -> None:
+    """Nothing: run once per CPU slot at connect, so Ray starts its worker processes (and they import
+    this module) before the first training is submitted, not while it waits."""
+
+
+@ray.remote(max_retries=0)
 def _train_task(job: RelayJob):  # noqa: ANN201 - a Ray generator task (ObjectRefGenerator)
     node = ray.get_runtime_context().get_node_id()
     yield from relay_training(job, node=node, host=socket.gethostname())
@@ -153,8 +160,15 @@ class RayExecutor:
         self.nodes = nodes
         # Trainings that can run at once: what the engine plans with; Ray queues the rest.
         self.workers = max(1, sum(int(n.cpus // self.threads) for n in nodes))
+        self._warm_up_workers()
         self._pool = ThreadPoolExecutor(max_workers=max(8, 2 * self.workers), thread_name_prefix="lesr-ray")
         self._closed = False
+
+    def _warm_up_workers(self) -> None:
+        refs = [_warm_up.options(num_cpus=self.threads).remote() for _ in range(min(self.workers, 64))]
+        _, late = ray.wait(refs, num_returns=len(refs), timeout=WARM_UP_SECONDS)
+        for ref in late:  # a busy shared cluster: no reason to wait for its slots
+            ray.cancel(ref, force=True)
 
     def submit(self, spec: TrainSpec, on_progress: ProgressCallback | None, cancel: threading.Event | None,
                on_start: Callable[[], None] | None = None, on_pid: Callable[[int], None] | None = None,

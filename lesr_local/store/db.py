@@ -125,6 +125,12 @@ class Store:
         self.run_dir(run_id)
         return self.get_run(run_id)
 
+    def set_run_config(self, run_id: str, config: dict[str, Any]) -> None:
+        """A resumed run's settings that changed (only where it runs: `lesr run --resume --executor`)."""
+        with self._tx() as conn:
+            conn.execute("UPDATE runs SET config_json = ?, updated = ? WHERE run_id = ?",
+                         (json.dumps(config), time.time(), run_id))
+
     def find_run(self, run_id: str) -> RunRecord | None:
         rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
         return _run(rows[0]) if rows else None
