@@ -267,3 +267,23 @@ def test_driver_refuses_frames_that_break_the_protocol(tmp_path: Path) -> None:
     with pytest.raises(ProtocolError, match="unknown message type"):
         driver._handle(protocol.encode("shell", command="rm -rf /"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_runs_of_one_process_share_its_ray_connection() -> None:
+    """The TUI drives several runs at once: a second run joins the first's cluster, the first one
+    leaving does not cut the second off, and another address is refused while connected."""
+    import ray
+
+    from lesr_local.errors import BadInput
+    from lesr_local.search import ray_executor
+
+    ray_executor.connect("local", num_cpus=1)
+    try:
+        ray_executor.connect("local")
+        with pytest.raises(BadInput, match="already runs on the Ray cluster local"):
+            ray_executor.connect(f"127.0.0.1:{free_port()}")
+        ray_executor.disconnect()
+        assert ray.is_initialized() and ray.cluster_resources().get("CPU") == 1.0
+    finally:
+        ray_executor.disconnect()
+    assert not ray.is_initialized()

@@ -165,7 +165,7 @@ def _check_ray(address: str | None) -> Check:
     try:
         nodes = [n for n in ray_executor.cluster_nodes() if n.alive]
     finally:
-        ray.shutdown()
+        ray_executor.disconnect()
     data["address"] = address
     data["nodes"] = [{"node_id": n.node_id, "host": n.host, "cpus": n.cpus} for n in nodes]
     listing = ", ".join(f"{n.host} {n.node_id[:8]} ({n.cpus:g} CPUs)" for n in nodes)

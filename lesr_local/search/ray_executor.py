@@ -71,25 +71,59 @@ def resolve_address(address: str | None) -> str:
     return address or os.environ.get("RAY_ADDRESS") or LOCAL
 
 
-def connect(address: str | None, *, num_cpus: int | None = None) -> bool:
-    """Connect this process to a cluster (or start a private local one). True when we started it.
-    Raises BadInput (one line) when the address cannot be reached."""
+# One Ray connection per process, shared by the runs of this process that use the same address
+# (the TUI can drive several runs at once); the last one to leave disconnects (or stops it).
+_connection_lock = threading.Lock()
+
+
+@dataclass
+class _Connection:
+    address: str | None = None
+    users: int = 0
+
+
+_connection = _Connection()
+
+
+def connect(address: str | None, *, num_cpus: int | None = None) -> None:
+    """Join this process's connection to the cluster at `address` (a private local one for
+    "local"), making it first. BadInput (one line) when it cannot be reached, or when this process
+    is already connected elsewhere. Pair with `disconnect()`."""
     set_ray_env()
     address = resolve_address(address)
-    if ray.is_initialized():
-        ray.shutdown()
+    with _connection_lock:
+        if _connection.users:
+            if _connection.address != address:
+                raise BadInput(f"this process already runs on the Ray cluster {_connection.address}; "
+                               f"one process uses one cluster (asked for {address})")
+            _connection.users += 1
+            return
+        if ray.is_initialized():
+            ray.shutdown()
+        _init(address, num_cpus)
+        _connection.address, _connection.users = address, 1
+
+
+def disconnect() -> None:
+    with _connection_lock:
+        _connection.users = max(0, _connection.users - 1)
+        if not _connection.users:
+            _connection.address = None
+            ray.shutdown()  # stops a private cluster; only disconnects from a shared one
+
+
+def _init(address: str, num_cpus: int | None) -> None:
     if address == LOCAL:
         ray.init(address="local", num_cpus=num_cpus or cpu_count(), include_dashboard=False,
                  log_to_driver=False, logging_level="ERROR", object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                  _node_ip_address=PRIVATE_NODE_IP)
-        return True
+        return
     check_reachable(address)
     _use_cluster_token()
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the user gets one line
         raise BadInput(f"cannot connect to the Ray cluster at {address}: {_one_line(exc)}") from None
-    return False
 
 
 def _use_cluster_token() -> None:
@@ -147,7 +181,7 @@ class RayExecutor:
         self.address = resolve_address(address)
         self.threads = max(1, threads)
         self.hang_seconds = hang_seconds
-        self._owns_cluster = connect(self.address)
+        connect(self.address)
         try:
             nodes = [n for n in cluster_nodes() if n.alive]
             largest = max((n.cpus for n in nodes), default=0.0)
@@ -155,7 +189,7 @@ class RayExecutor:
                 raise BadInput(f"the Ray cluster at {self.address} has at most {largest:g} CPUs on a node; "
                                f"one training needs {self.threads}")
         except BaseException:
-            ray.shutdown()
+            disconnect()
             raise
         self.nodes = nodes
         # Trainings that can run at once: what the engine plans with; Ray queues the rest.
@@ -185,7 +219,7 @@ class RayExecutor:
         try:
             self._pool.shutdown(wait=True, cancel_futures=True)
         finally:
-            ray.shutdown()  # stops a private cluster; disconnects from a shared one
+            disconnect()
 
 
 class _RayTraining:
