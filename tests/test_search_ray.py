@@ -287,3 +287,35 @@ def test_runs_of_one_process_share_its_ray_connection() -> None:
     finally:
         ray_executor.disconnect()
     assert not ray.is_initialized()
+
+
+def test_tui_shows_where_a_ray_run_and_its_trainings_ran(home: Path) -> None:
+    from textual.widgets import Static
+
+    from lesr_local.tui.app import LesrApp
+    from lesr_local.tui.screens.candidate_detail import CandidateDetailScreen
+    from tests.helpers_tui import async_test, make_finished_run, plain
+
+    run_id = make_finished_run(home)
+    with Store(home) as store:
+        config = dict(store.get_run(run_id).config, executor="ray", ray_address="127.0.0.2:6379")
+        store.set_run_config(run_id, config)
+        store.set_placement(run_id, "i0-k0", "ray", "0123456789abcdef" * 3 + "01234567")
+        store.set_resumed_from(run_id, "i0-k0", 600)
+
+    @async_test
+    async def check() -> None:
+        app = LesrApp(home, preview=False)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.press("h")
+            await pilot.pause()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "on Ray (127.0.0.2:6379)" in plain(app.screen.query_one("#run-info", Static))
+            await pilot.press("down", "enter")
+            await pilot.pause()
+            assert isinstance(app.screen, CandidateDetailScreen)
+            info = plain(app.screen.query_one("#cand-info", Static))
+            assert "trained on Ray node 0123456789ab" in info and "continued from its checkpoint at step 600" in info
+
+    check()
