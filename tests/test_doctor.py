@@ -12,7 +12,7 @@ def test_doctor_json_reports_every_check(home: Path) -> None:
     proc = run_lesr("doctor", "--json", home=home, timeout=300)
     report = json.loads(proc.stdout)
     checks = {c["name"]: c for c in report["checks"]}
-    assert set(checks) == {"llama.cpp", "models", "torch", "mujoco", "workspace", "sandbox", "network"}
+    assert set(checks) == {"llama.cpp", "models", "torch", "mujoco", "workspace", "sandbox", "network", "ray"}
     assert checks["network"]["ok"] and checks["network"]["data"]["access"] in (True, False, None)
     assert checks["llama.cpp"]["data"]["system_info"]
     assert "gpu_offload" in checks["llama.cpp"]["data"]

@@ -8,7 +8,7 @@ from lesr_local.cli import add_home_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="measure LLM or TD3 performance")
+    parser = subparsers.add_parser("bench", help="measure LLM, TD3 or executor performance")
     add_home_option(parser)
     kinds = parser.add_subparsers(dest="bench_kind", metavar="KIND", required=True)
 
@@ -68,6 +68,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     search.set_defaults(func=_bench_search)
 
 
+    executors = kinds.add_parser("executors", help="the same trainings on the local executor and on a local Ray cluster")
+    add_home_option(executors)
+    executors.add_argument("--env", default="HalfCheetah-v5")
+    executors.add_argument("--trainings", type=int, default=4, help="trainings per batch (all submitted at once)")
+    executors.add_argument("--steps", type=int, default=3000, help="training steps per training (after warm-up)")
+    executors.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    executors.set_defaults(func=_bench_executors)
+
+
 def _bench_checkpoint(args: argparse.Namespace) -> int:
     from lesr_local.bench.checkpoint_bench import run_checkpoint_bench
 
@@ -94,3 +103,9 @@ def _bench_td3(args: argparse.Namespace) -> int:
     from lesr_local.bench.td3_bench import run_td3_bench
 
     return run_td3_bench(args)
+
+
+def _bench_executors(args: argparse.Namespace) -> int:
+    from lesr_local.bench.executors_bench import run_executors_bench
+
+    return run_executors_bench(args)

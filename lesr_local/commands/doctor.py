@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_home_option(parser)
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
     parser.add_argument("--no-llm-run", action="store_true", help="skip loading the default model")
+    parser.add_argument("--ray-address", default=None, metavar="HOST:PORT|auto",
+                        help="also connect to this Ray cluster and list its nodes and CPUs")
     parser.set_defaults(func=_doctor)
 
 
@@ -40,7 +42,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
     checks = [
         _check_llama(), _check_models(run=not args.no_llm_run), _check_torch(), _check_mujoco(),
-        _check_workspace(args), _check_sandbox(), _check_network(),
+        _check_workspace(args), _check_sandbox(), _check_network(), _check_ray(args.ray_address),
     ]
     ok = all(c.ok for c in checks)
     if args.json:
@@ -149,6 +151,38 @@ def _check_network() -> Check:
     return Check("network", True, f"{found.describe()}; lesr-local needs none",
                  data={"access": found.access, "interfaces": found.interfaces,
                        "default_route": found.default_route})
+
+
+def _check_ray(address: str | None) -> Check:
+    """Ray is optional (only `--executor ray` needs it); with an address, the cluster must answer."""
+    from lesr_local.search.executors import ray_installed
+
+    if not ray_installed():
+        if address is not None:
+            return Check("ray", False, "Ray is not installed", "pip install 'lesr-local[ray]' (make setup does)")
+        return Check("ray", True, "not installed (only --executor ray needs it)",
+                     "pip install 'lesr-local[ray]'", data={"installed": False})
+    import ray
+
+    data: dict[str, Any] = {"installed": True, "version": ray.__version__}
+    if address is None:
+        return Check("ray", True, f"Ray {ray.__version__} installed", data=data)
+    from lesr_local.errors import BadInput
+    from lesr_local.search import ray_executor
+
+    try:
+        ray_executor.connect(address)
+    except BadInput as exc:
+        return Check("ray", False, str(exc), "start the head with `ray start --head` (see the README)", data)
+    try:
+        nodes = [n for n in ray_executor.cluster_nodes() if n.alive]
+    finally:
+        ray_executor.disconnect()
+    data["address"] = address
+    data["nodes"] = [{"node_id": n.node_id, "host": n.host, "cpus": n.cpus} for n in nodes]
+    listing = ", ".join(f"{n.host} {n.node_id[:8]} ({n.cpus:g} CPUs)" for n in nodes)
+    return Check("ray", True, f"Ray {ray.__version__}, cluster {address}: {len(nodes)} node(s), "
+                 f"{sum(n.cpus for n in nodes):g} CPUs: {listing}", data=data)
 
 
 def _check_workspace(args: argparse.Namespace) -> Check:

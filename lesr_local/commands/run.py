@@ -21,7 +21,7 @@ _OVERRIDES = {
     "final_steps": "final_steps", "seeds": "seeds", "workers": "workers", "model": "llm.model",
     "intrinsic_weight": "intrinsic_weight", "temperature": "llm.temperature", "constrain": "llm.constrain",
     "env_spec": "env_spec", "seed": "seed", "shaping": "shaping", "prune": "prune",
-    "select_seeds": "select_seeds",
+    "select_seeds": "select_seeds", "train_threads": "train_threads",
 }
 
 
@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=None, help="base seed (search trainings use it)")
     parser.add_argument("--workers", type=int, default=None, metavar="W",
                         help="concurrent trainings (default: the core count)")
+    parser.add_argument("--executor", default=None, choices=["local", "ray"],
+                        help="where trainings run: local processes (default) or Ray tasks on a cluster")
+    parser.add_argument("--ray-address", default=None, metavar="HOST:PORT|auto|local",
+                        help="Ray cluster for --executor ray (default: $RAY_ADDRESS, else a private local one)")
+    parser.add_argument("--train-threads", type=int, default=None, metavar="T",
+                        help="torch threads per training (= Ray CPUs per task; default: auto, 1 on Ray)")
     parser.add_argument("--intrinsic-weight", type=float, default=None, metavar="W",
                         help="w in r + w * G(F(s'))")
     parser.add_argument("--shaping", default=None, choices=["additive", "potential"],
@@ -79,6 +85,14 @@ def build_config(args: argparse.Namespace) -> Any:
     return with_overrides(config, **overrides)
 
 
+def _with_executor(config: Any, args: argparse.Namespace) -> Any:
+    from lesr_local.config import with_overrides
+
+    if args.ray_address is not None and (args.executor or config.executor) != "ray":
+        raise BadInput("--ray-address needs --executor ray")
+    return with_overrides(config, executor=args.executor, ray_address=args.ray_address)
+
+
 def _handle(args: argparse.Namespace) -> int:
     from lesr_local.commands.common import home_from
 
@@ -87,17 +101,22 @@ def _handle(args: argparse.Namespace) -> int:
                  if getattr(args, flag) is not None]
         if given or args.no_video:
             raise BadInput(f"--resume continues a run with its saved settings; drop {' '.join(given) or '--no-video'}")
+        if args.ray_address is not None and args.executor != "ray":
+            raise BadInput("--ray-address needs --executor ray")
         target: Any = args.resume
     else:
         target = build_config(args)
+        target = _with_executor(target, args)
     home = home_from(args)
-    if not (args.headless or args.json) and has_terminal():
+    # A resume on another executor runs headless (the live view resumes with the saved settings).
+    moved = args.resume is not None and args.executor is not None
+    if not (args.headless or args.json or moved) and has_terminal():
         live = _live_runner()
         if live is not None:
             if isinstance(target, str):
                 return int(live(None, home, resume_run_id=target))
             return int(live(target, home))
-    return _headless(target, home, args.json)
+    return _headless(target, home, args.json, (args.executor, args.ray_address) if moved else None)
 
 
 def _live_runner() -> Any:
@@ -108,7 +127,7 @@ def _live_runner() -> Any:
     return run_live
 
 
-def _headless(target: Any, home: Path, as_json: bool) -> int:
+def _headless(target: Any, home: Path, as_json: bool, executor: tuple[str, str | None] | None = None) -> int:
     from lesr_local.commands.common import print_json
     from lesr_local.errors import LesrError
     from lesr_local.search import events as ev
@@ -129,7 +148,10 @@ def _headless(target: Any, home: Path, as_json: bool) -> int:
     engine = SearchEngine(store, sink, cancel)
     try:
         with _stop_on_signals(cancel, reporter):
-            summary = engine.start(target) if not isinstance(target, str) else engine.resume(target)
+            if isinstance(target, str):
+                summary = engine.resume(target, *executor) if executor else engine.resume(target)
+            else:
+                summary = engine.start(target)
         payload = summary.to_dict()
     except LesrError:
         if finished:

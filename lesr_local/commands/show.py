@@ -49,7 +49,8 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any]:
              "finished_at": iso(c.finished_at), "started_at": iso(c.started_at), "steps_done": c.steps_done,
              "total_steps": c.total_steps, "seconds": c.seconds, "code_path": c.code_path,
              "policy_path": c.policy_path, "curve": [list(p) for p in c.curve], "code": c.code,
-             "stopped_at_step": c.stopped_at_step, "rung_step": c.rung_step}
+             "stopped_at_step": c.stopped_at_step, "rung_step": c.rung_step,
+             "executor": c.executor, "node": c.node, "resumed_from": c.resumed_from}
             for c in candidates
         ],
         "llm_calls": [
@@ -94,17 +95,21 @@ def _print(detail: dict[str, Any]) -> None:
     console.print(f"[bold]run {detail['run_id']}[/bold] — {detail['env']} — preset {detail['preset']} — "
                   f"{detail['status']}" + (f" ({detail['reason']})" if detail["reason"] else ""))
     console.print(f"created {detail['created']}, folder {detail['run_dir']}, shaping {detail['shaping']}")
+    config = detail["config"]
+    console.print(f"executor: {config.get('executor', 'local')}"
+                  + (f" (Ray address {config['ray_address']})" if config.get("ray_address") else ""))
     console.print("[bold]config[/bold]")
     console.print(tomli_w.dumps(detail["config"]).strip(), markup=False, highlight=False)
     table = Table(title="candidates")
-    for name in ("candidate", "iter", "status", "score", "+dims", "steps", "Lipschitz (max)", "note"):
+    for name in ("candidate", "iter", "status", "score", "+dims", "steps", "Lipschitz (max)", "where", "note"):
         table.add_column(name)
     for c in detail["candidates"]:
         lip = c["lipschitz"]
         table.add_row(
             c["candidate_id"], "-" if c["iteration"] is None else str(c["iteration"] + 1), c["status"],
             "-" if c["score"] is None else f"{c['score']:.2f}", "-" if c["extra_dims"] is None else str(c["extra_dims"]),
-            f"{c['steps_done']}/{c['total_steps']}", "-" if not lip else f"{max(lip):.3g}", (c["reason"] or "")[:60],
+            f"{c['steps_done']}/{c['total_steps']}", "-" if not lip else f"{max(lip):.3g}", _where(c),
+            (c["reason"] or "")[:60],
         )
     console.print(table)
     summary = detail["summary"] or {}
@@ -145,6 +150,14 @@ def _print(detail: dict[str, Any]) -> None:
     calls = detail["llm_calls"]
     tokens = sum(c["completion_tokens"] for c in calls)
     console.print(f"LLM exchanges: {len(calls)} ({tokens} tokens written)")
+
+
+def _where(c: dict[str, Any]) -> str:
+    """"ray 69418472…" / "local vm": the executor and the (shortened) node a training ran on."""
+    if not c["executor"]:
+        return "-"
+    node = c["node"] or "?"
+    return f"{c['executor']} {node[:8] + '…' if len(node) > 12 else node}"
 
 
 def _pm(arm: dict[str, Any]) -> str:

@@ -125,7 +125,7 @@ def run_training(
         concurrent = spec.workers or _live_workers
     started = time.perf_counter()
     try:
-        return _Supervision(spec, concurrent, on_progress, cancel, hang_seconds, started).run(on_pid, command)
+        return Supervision(spec, concurrent, on_progress, cancel, hang_seconds, started).run(on_pid, command)
     finally:
         with _live_lock:
             _live_workers -= 1
@@ -137,7 +137,10 @@ def checkpoint_max_bytes(spec: TrainSpec) -> int:
     return buffer_rows(spec) * 4 * 1024 + 512 * 2**20
 
 
-class _Supervision:
+class Supervision:
+    """The parent's side of one training: file destinations, message handling and the result. Also
+    used by drivers whose worker runs elsewhere (search.ray_executor relays its frames here)."""
+
     def __init__(self, spec: TrainSpec, concurrent: int, on_progress: Callable[[TrainProgress], None] | None,
                  cancel: threading.Event | None, hang_seconds: float, started: float) -> None:
         self.spec, self.concurrent, self.on_progress = spec, concurrent, on_progress
@@ -352,3 +355,4 @@ def set_thread_env() -> None:
     """Put THREAD_ENV in this process's environment (for workers started by other means)."""
     for key, value in THREAD_ENV.items():
         os.environ.setdefault(key, value)
+

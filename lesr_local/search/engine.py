@@ -25,7 +25,7 @@ from lesr_local.config import RunConfig, validate
 from lesr_local.errors import BadInput, Interrupted, LesrError, RunFailed
 from lesr_local.procs import pid_alive
 from lesr_local.search import events as ev
-from lesr_local.search.executors import Executor, LocalProcessExecutor, default_workers
+from lesr_local.search.executors import Executor, LocalProcessExecutor, default_workers, make_executor
 from lesr_local.search.halving import Rung, rung_schedule, rung_score, rung_survivors
 from lesr_local.search.llm_session import GenerationCancelled, LLMSession
 from lesr_local.search.sampling import CandidateSampler
@@ -61,7 +61,7 @@ class SearchEngine:
         self.store = store
         self.sink = sink
         self.cancel = cancel or threading.Event()
-        self._executor_factory = executor_factory or LocalProcessExecutor
+        self._executor_factory = executor_factory
         self._llm_client_factory = llm_client_factory  # None = the real llama.cpp client (search.replay replays)
 
     # -- entry points ------------------------------------------------------------------------
@@ -71,38 +71,57 @@ class SearchEngine:
         validate(config)  # a config built in code skipped RunConfig.from_dict: refuse before writing anything
         env = _env_info(config)
         model = _model(config)
-        run_id = new_run_id()
-        while self.store.find_run(run_id) is not None:
-            time.sleep(0.01)
+        executor = self._executor(config)  # an unusable executor is bad input: nothing stored yet
+        try:
             run_id = new_run_id()
-        self.store.create_run(run_id, config.env_id, config.preset, config.to_dict())
-        from lesr_local.config import save_toml
+            while self.store.find_run(run_id) is not None:
+                time.sleep(0.01)
+                run_id = new_run_id()
+            self.store.create_run(run_id, config.env_id, config.preset, config.to_dict())
+            from lesr_local.config import save_toml
 
-        save_toml(config, self.store.run_dir(run_id) / "config.toml")
-        return self._guarded(run_id, config, env, model, resumed=False)
+            save_toml(config, self.store.run_dir(run_id) / "config.toml")
+        except BaseException:
+            executor.close()
+            raise
+        return self._guarded(run_id, config, env, model, executor, resumed=False)
 
-    def resume(self, run_id: str) -> RunSummary:
-        """Continue a stopped, killed or failed run where it was left."""
+    def resume(self, run_id: str, executor: str | None = None, ray_address: str | None = None) -> RunSummary:
+        """Continue a stopped, killed or failed run where it was left (`executor`: on another one)."""
         run = self.store.get_run(run_id)
         if run.status == "finished":
             raise BadInput(f"run {run_id} already finished; nothing to resume")
         if run.status == "running" and run.owner_pid and run.owner_pid != os.getpid() and pid_alive(run.owner_pid):
             raise BadInput(f"run {run_id} is still running in process {run.owner_pid}")
         config = RunConfig.from_dict(run.config)
+        if executor is not None:
+            config.executor, config.ray_address = executor, ray_address
         env = _env_info(config)
         model = _model(config)
-        return self._guarded(run_id, config, env, model, resumed=True)
+        chosen = self._executor(config)
+        if executor is not None:  # saved only once the executor could be had (else: bad input, nothing written)
+            self.store.set_run_config(run_id, config.to_dict())
+        return self._guarded(run_id, config, env, model, chosen, resumed=True)
+
+    def _executor(self, config: RunConfig) -> Executor:
+        workers = config.workers or default_workers()
+        if self._executor_factory is not None:
+            return self._executor_factory(workers)
+        return make_executor(config, workers)
 
     # -- driver ------------------------------------------------------------------------------
 
-    def _guarded(self, run_id: str, config: RunConfig, env: EnvInfo, model: ModelInfo, resumed: bool) -> RunSummary:
-        self.store.claim_run(run_id)
-        requeued = self.store.requeue_unfinished(run_id)
+    def _guarded(self, run_id: str, config: RunConfig, env: EnvInfo, model: ModelInfo, executor: Executor,
+                 resumed: bool) -> RunSummary:
+        try:
+            self.store.claim_run(run_id)
+            requeued = self.store.requeue_unfinished(run_id)
+        except BaseException:
+            executor.close()
+            raise
         self.sink(ev.RunStarted(run_id, env_id=config.env_id, config=config.to_dict(), resumed=resumed))
         if resumed and requeued:
             self._log(run_id, "info", f"{requeued} unfinished training(s) continue from their checkpoints")
-        workers = config.workers or default_workers()
-        executor = self._executor_factory(workers)
         # `halt` stops every LLM call and training of this drive: set by the user's cancel (bridged)
         # or by the engine itself when the run fails, so nothing keeps running after the return.
         halt = threading.Event()
@@ -409,13 +428,16 @@ class _Loop:
             env_id=cfg.env_id, steps=cand.total_steps, seed=cand.seed, candidate_source=cand.code,
             intrinsic_weight=cfg.intrinsic_weight, shaping=cfg.shaping, td3=cfg.td3, eval=cfg.eval,
             checkpoint_dir=checkpoint_dir(self.run_dir, cand.candidate_id),
-            checkpoint_every=max(cfg.eval.every, cand.total_steps // 20), threads=0,  # the worker picks (rl.device.threads_per_worker)
+            checkpoint_every=max(cfg.eval.every, cand.total_steps // 20),
+            threads=cfg.train_threads,  # 0: the worker picks (rl.device.threads_per_worker)
             env_spec=cfg.env_spec, policy_path=policy_path(self.run_dir, cand.candidate_id),
             workers=self.executor.workers, pause_at_step=pause_at,
         )
         future = self.executor.submit(
             spec, lambda p: self.recorder.progress(job, p), self.cancel, lambda: self.recorder.started(job),
-            lambda pid: self.store.set_worker_pid(self.run_id, cand.candidate_id, pid))
+            lambda pid: self.store.set_worker_pid(self.run_id, cand.candidate_id, pid),
+            on_node=lambda node, host: self.store.set_placement(
+                self.run_id, cand.candidate_id, getattr(self.executor, "name", "local"), node))
         future.add_done_callback(lambda f: self.recorder.done(job, f))
         return job
 

@@ -90,6 +90,7 @@ class JobRecorder:
                 lipschitz=result.lipschitz, dim_names=names, steps=result.steps, seconds=result.seconds,
                 steps_per_s=result.steps_per_s, policy_path=result.policy_path,
             )
+            self.store.set_resumed_from(job.run_id, cid, result.resumed_from)
             self.sink(ev.TrainingFinished(job.run_id, candidate_id=cid, status="finished", score=result.score,
                                           lipschitz=result.lipschitz))
             if job.candidate.checkpoint_dir:

@@ -132,6 +132,12 @@ class Store:
         self.run_dir(run_id)
         return self.get_run(run_id)
 
+    def set_run_config(self, run_id: str, config: dict[str, Any]) -> None:
+        """A resumed run's settings that changed (only where it runs: `lesr run --resume --executor`)."""
+        with self._tx() as conn:
+            conn.execute("UPDATE runs SET config_json = ?, updated = ? WHERE run_id = ?",
+                         (json.dumps(config), time.time(), run_id))
+
     def find_run(self, run_id: str) -> RunRecord | None:
         rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
         return _run(rows[0]) if rows else None
@@ -246,6 +252,21 @@ class Store:
             conn.execute(
                 "UPDATE candidates SET worker_pid = ? WHERE run_id = ? AND candidate_id = ?",
                 (pid, run_id, candidate_id),
+            )
+
+    def set_placement(self, run_id: str, candidate_id: str, executor: str, node: str | None) -> None:
+        """Where a training runs: the executor's name and the node (Ray node id or host name)."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE candidates SET executor = ?, node = ? WHERE run_id = ? AND candidate_id = ?",
+                (executor, node, run_id, candidate_id),
+            )
+
+    def set_resumed_from(self, run_id: str, candidate_id: str, step: int) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE candidates SET resumed_from = ? WHERE run_id = ? AND candidate_id = ?",
+                (step, run_id, candidate_id),
             )
 
     def update_progress(self, run_id: str, candidate_id: str, steps_done: int,
@@ -534,6 +555,7 @@ def _candidate(row: sqlite3.Row) -> CandidateRecord:
         policy_path=row["policy_path"], checkpoint_dir=row["checkpoint_dir"], worker_pid=row["worker_pid"],
         created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"],
         rung_step=row["rung_step"], stopped_at_step=row["stopped_at_step"],
+        executor=row["executor"], node=row["node"], resumed_from=row["resumed_from"],
     )
 
 

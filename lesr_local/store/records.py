@@ -76,6 +76,9 @@ class CandidateRecord:
     finished_at: float | None
     rung_step: int | None = None  # successive halving: the last rung step the training paused at
     stopped_at_step: int | None = None  # successive halving cut it here; its score is the rung score
+    executor: str | None = None  # "local" | "ray" (None: not started yet, or a store from before)
+    node: str | None = None  # Ray node id, or the host name of a local training
+    resumed_from: int | None = None  # finished trainings: the checkpoint step they continued from (0 = none)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -133,4 +133,7 @@ SCHEMA: tuple[str, ...] = (
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("candidates", "rung_step", "INTEGER"),  # successive halving: the last rung step it paused at
     ("candidates", "stopped_at_step", "INTEGER"),  # successive halving: cut at this step (score = rung score)
+    ("candidates", "executor", "TEXT"),  # "local" | "ray": what ran the training (last attempt)
+    ("candidates", "node", "TEXT"),  # the Ray node id, or the host name for local trainings
+    ("candidates", "resumed_from", "INTEGER"),  # the checkpoint step the finished training continued from
 )

@@ -21,6 +21,7 @@ from lesr_local.envs.catalogue import get_env_info
 from lesr_local.errors import EXIT_OK, BadInput, LesrError
 from lesr_local.llm.discovery import resolve_model
 from lesr_local.procs import has_terminal
+from lesr_local.search.executors import check_executor
 from lesr_local.store.db import Store
 from lesr_local.tui.screens.candidate_detail import CandidateDetailScreen
 from lesr_local.tui.screens.history import HistoryScreen
@@ -201,6 +202,7 @@ def check_startable(config: RunConfig | None, home: Path, resume_run_id: str | N
     if config is not None:
         get_env_info(config.env_id, config.env_spec)
         resolve_model(config.llm.model)
+        check_executor(config)
         return
     if resume_run_id is None:
         raise BadInput("run_live needs a config or a run id to resume")

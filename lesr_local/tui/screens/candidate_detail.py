@@ -104,6 +104,10 @@ class CandidateDetailScreen(Screen[None]):
         info.append(f" · {cand.steps_done:,}/{cand.total_steps:,} steps")
         if cand.seconds:
             info.append(f" in {fmt_duration(cand.seconds)}")
+        if cand.executor == "ray" and cand.node:
+            info.append(f"\ntrained on Ray node {cand.node[:12]}")
+        if cand.resumed_from:
+            info.append(f"\ncontinued from its checkpoint at step {cand.resumed_from:,}")
         verdict = {"finished": "trained", "rejected": "rejected by the checks", "failed": "failed"}.get(
             cand.status, cand.status)
         info.append(f"\nverdict: {verdict}")

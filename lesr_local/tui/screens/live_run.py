@@ -157,6 +157,8 @@ class LiveRunScreen(Screen[None]):
         parts: list[Any] = [(state.run_id or "starting…", "bold"), f" · {state.env_id or '?'} · "]
         parts.append((state.status, "green" if state.status == "finished" else
                       "yellow" if state.status in ("running", "starting") else "red"))
+        if (state.config or {}).get("executor") == "ray":  # local runs keep the line as it was
+            parts.append(f" · on Ray ({(state.config or {}).get('ray_address') or 'local'})")
         if state.iteration is not None and state.iterations:
             parts.append(f" · iteration {state.iteration + 1}/{state.iterations}")
         if state.final_started and state.status == "running":

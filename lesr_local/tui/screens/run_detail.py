@@ -110,6 +110,8 @@ class RunDetailScreen(Screen[None]):
             (run.run_id, "bold"), f" · {run.env_id} · preset {run.preset} · ", status_text(run.status),
             f" · shaping {run.config.get('shaping', 'additive')} · created {fmt_time(run.created)}",
         )
+        if run.config.get("executor") == "ray":
+            info.append(f" · on Ray ({run.config.get('ray_address') or 'local'})")
         if run.finished_at:
             info.append(f" · took {fmt_duration(run.finished_at - run.created)}")
         info.append(f"\n{headline_text(run_headline(run))}")
