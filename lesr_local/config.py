@@ -58,8 +58,11 @@ class LLMConfig:
 
 @dataclass
 class RunConfig:
+    """A run's settings. The field defaults are the paper's setting as published (no pruning, no
+    re-evaluation); `preset(name)` gives the smoke, quick and paper presets the CLI offers."""
+
     env_id: str = "HalfCheetah-v5"
-    preset: str = "quick"
+    preset: str = "paper"
     samples: int = 6  # K candidates per iteration
     iterations: int = 3  # I
     steps: int = 800_000  # N_small: TD3 steps per candidate during the search

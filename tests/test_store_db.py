@@ -24,7 +24,7 @@ def _store_with_run(home: Path) -> tuple[Store, str]:
 def test_creates_wal_database_and_run_folder(tmp_path: Path) -> None:
     store, run_id = _store_with_run(tmp_path)
     assert (tmp_path / "lesr.sqlite3").is_file()
-    assert store.run_dir(run_id).is_dir()
+    assert store.ensure_run_dir(run_id).is_dir()
     mode = sqlite3.connect(tmp_path / "lesr.sqlite3").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     run = store.get_run(run_id)

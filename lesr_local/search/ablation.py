@@ -109,7 +109,7 @@ def plan_ablation(store: Store, run_id: str, variants: list[str], seeds: int | N
         raise BadInput(f"--steps must be at least 1, got {budget}")
     # The final evaluation's fresh seeds (not the search seed, which selected the best).
     return AblationPlan(run_id, best.candidate_id, best.code, config, variants,
-                        [config.seed + 1 + j for j in range(count)], budget, store.run_dir(run_id))
+                        [config.seed + 1 + j for j in range(count)], budget, store.ensure_run_dir(run_id))
 
 
 # -- running -------------------------------------------------------------------------------------

@@ -49,6 +49,13 @@ if TYPE_CHECKING:
 STOP_GRACE_S = 20.0
 
 
+# "Baseline" names two different things in LESR. The search control is the raw-state training run
+# alongside the candidates, once, at N_small steps, on the run's seed (stored as candidate
+# "baseline", kind "baseline"; the summary's top-level `baseline`). The final-evaluation baseline
+# arm is the raw state trained over S fresh seeds at N steps (kind "final-baseline";
+# `final.baseline`). Code says "control" for the first and "baseline arm" for the second.
+SEARCH_CONTROL_ID = "baseline"
+
 class _Stopped(Exception):
     """The cancel event was set: unwind, keep state, report 'interrupted'."""
 
@@ -80,7 +87,7 @@ class SearchEngine:
             self.store.create_run(run_id, config.env_id, config.preset, config.to_dict())
             from lesr_local.config import save_toml
 
-            save_toml(config, self.store.run_dir(run_id) / "config.toml")
+            save_toml(config, self.store.ensure_run_dir(run_id) / "config.toml")
         except BaseException:
             executor.close()
             raise
@@ -163,9 +170,9 @@ class SearchEngine:
 
     def _save_summary(self, run_id: str, summary: RunSummary) -> None:
         best = summary.best or {}
-        base = summary.baseline or {}
+        control = summary.baseline or {}  # the summary's `baseline` (a contract name) is the search control
         self.store.set_run_summary(run_id, summary.to_dict(), best.get("candidate_id"), best.get("score"),
-                                   base.get("score"))
+                                   control.get("score"))
 
     @staticmethod
     def _close(executor: Executor, session: LLMSession) -> None:
@@ -186,20 +193,20 @@ class _Loop:
         self.engine = engine
         self.store = engine.store
         self.sink = engine.sink
-        self.cancel = halt
+        self.halt = halt  # set on the user's cancel or an engine error: stop taking new work
         self.run_id = run_id
         self.config = config
         self.env = env
         self.session = session
         self.executor = executor
-        self.run_dir = self.store.run_dir(run_id)
-        self.recorder = JobRecorder(self.store, self.sink, self.cancel)
-        self.sampler = CandidateSampler(self.store, run_id, config, env, session, self.sink, self.cancel)
+        self.run_dir = self.store.ensure_run_dir(run_id)
+        self.recorder = JobRecorder(self.store, self.sink, self.halt)
+        self.sampler = CandidateSampler(self.store, run_id, config, env, session, self.sink, self.halt)
 
     def run(self) -> str | None:
         cfg = self.config
         control = None if self.engine.search_only else self._ensure_job(
-            "baseline", kind="baseline", code=None, seed=cfg.seed, steps=cfg.steps)
+            SEARCH_CONTROL_ID, kind=SEARCH_CONTROL_ID, code=None, seed=cfg.seed, steps=cfg.steps)
         analysis: str | None = None
         for it in range(cfg.iterations):
             self._check()
@@ -262,13 +269,13 @@ class _Loop:
                              message=f"iteration {it + 1}: no valid candidate ({reasons})"))
         next_analysis: str | None = None
         if it < cfg.iterations - 1:
-            base = self.store.find_candidate(self.run_id, "baseline")
-            next_analysis = self.sampler.analyse(it, cands, base.score if base else None)
+            control = self.store.find_candidate(self.run_id, SEARCH_CONTROL_ID)
+            next_analysis = self.sampler.analyse(it, cands, control.score if control else None)
         self.store.finish_iteration(self.run_id, it, next_analysis, dropped)
         best = best_search_candidate(self.store.list_candidates(self.run_id))
-        base = self.store.find_candidate(self.run_id, "baseline")
+        control = self.store.find_candidate(self.run_id, SEARCH_CONTROL_ID)
         self.store.set_run_best(self.run_id, best.candidate_id if best else None, best.score if best else None,
-                                base.score if base else None)
+                                control.score if control else None)
         self.sink(ev.IterationFinished(self.run_id, iteration=it, best_candidate_id=best.candidate_id if best else None,
                                        best_score=best.score if best else None))
         return next_analysis
@@ -342,8 +349,8 @@ class _Loop:
         best = choose_best(cands)
         if best is None:
             raise RunFailed("no candidate finished training with a score; see `lesr show` for the reasons")
-        base = self.store.find_candidate(self.run_id, "baseline")
-        self.store.set_run_best(self.run_id, best.candidate_id, best.score, base.score if base else None)
+        control = self.store.find_candidate(self.run_id, SEARCH_CONTROL_ID)
+        self.store.set_run_best(self.run_id, best.candidate_id, best.score, control.score if control else None)
         return best
 
     def _log(self, message: str, level: str = "info") -> None:
@@ -392,7 +399,7 @@ class _Loop:
             from lesr_local.render.video import render_policy_video
 
             info = render_policy_video(self.config.env_id, chosen.policy_path, best.code, out, episodes=1,
-                                       env_spec=self.config.env_spec, cancel=self.cancel)
+                                       env_spec=self.config.env_spec, cancel=self.halt)
         except Exception as exc:  # noqa: BLE001 - a missing video is a warning, not a failed run
             self._check()
             self.sink(ev.Log(self.run_id, level="warning", message=f"no video: {type(exc).__name__}: {exc}"))
@@ -434,7 +441,7 @@ class _Loop:
             workers=self.executor.workers, pause_at_step=pause_at,
         )
         future = self.executor.submit(
-            spec, lambda p: self.recorder.progress(job, p), self.cancel, lambda: self.recorder.started(job),
+            spec, lambda p: self.recorder.progress(job, p), self.halt, lambda: self.recorder.started(job),
             lambda pid: self.store.set_worker_pid(self.run_id, cand.candidate_id, pid),
             on_node=lambda node, host: self.store.set_placement(
                 self.run_id, cand.candidate_id, getattr(self.executor, "name", "local"), node))
@@ -450,7 +457,7 @@ class _Loop:
         stop_deadline: float | None = None
         while pending:
             pending = [j for j in pending if not j.recorded.wait(0.2)]
-            if self.cancel.is_set():
+            if self.halt.is_set():
                 stop_deadline = stop_deadline or time.monotonic() + STOP_GRACE_S
                 if time.monotonic() > stop_deadline:
                     break
@@ -460,7 +467,7 @@ class _Loop:
             raise RuntimeError("recording a training failed: " + "; ".join(errors))
 
     def _check(self) -> None:
-        if self.cancel.is_set():
+        if self.halt.is_set():
             raise _Stopped()
 
 

@@ -148,7 +148,7 @@ class CandidateSampler:
                 self.run_id, cid, kind="search", seed=self.config.seed, total_steps=total, iteration=it, sample=k,
                 code=outcome.code, status="rejected", reason=outcome.reason or "rejected",
             )
-        run_dir = self.store.run_dir(self.run_id)
+        run_dir = self.store.ensure_run_dir(self.run_id)
         path = atomic_write_text(run_dir / "candidates" / f"{cid}.py", outcome.code)
         extra = outcome.result.extra_dims if outcome.result is not None else None
         cand = self.store.add_candidate(

@@ -99,7 +99,7 @@ def run_transfer(store: Store, plan: TransferPlan, executor: Executor, *, device
                  on_progress: ProgressFn | None = None, on_done: DoneFn | None = None,
                  cancel: threading.Event | None = None) -> dict[str, Any]:
     """Train every unfinished (arm, seed) of the plan; returns the transfer's report (see `report`)."""
-    folder = store.run_dir(plan.run_id) / "transfers" / plan.transfer_id
+    folder = store.ensure_run_dir(plan.run_id) / "transfers" / plan.transfer_id
     jobs = []
     for seed in plan.seeds:
         for arm in ARMS:

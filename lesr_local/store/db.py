@@ -115,8 +115,8 @@ class Store:
 
     # -- runs --------------------------------------------------------------------------------
 
-    def run_dir(self, run_id: str) -> Path:
-        """The run's artifact folder (created on demand)."""
+    def ensure_run_dir(self, run_id: str) -> Path:
+        """The run's artifact folder, created if it does not exist yet."""
         path = self.runs_dir / run_id
         path.mkdir(parents=True, exist_ok=True)
         return path
@@ -129,7 +129,7 @@ class Store:
                 " VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
                 (run_id, env_id, preset, now, now, json.dumps(config), os.getpid()),
             )
-        self.run_dir(run_id)
+        self.ensure_run_dir(run_id)
         return self.get_run(run_id)
 
     def set_run_config(self, run_id: str, config: dict[str, Any]) -> None:

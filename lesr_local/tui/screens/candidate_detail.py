@@ -113,7 +113,7 @@ class CandidateDetailScreen(Screen[None]):
         info.append(f"\nverdict: {verdict}")
         if cand.reason:
             info.append(f" — {cand.reason}", style="yellow")
-        videos = find_videos(store.run_dir(self.run_id), cand.candidate_id)
+        videos = find_videos(store.ensure_run_dir(self.run_id), cand.candidate_id)
         is_best = cand.candidate_id == run.best_candidate_id or (
             cand.kind == "final-best" and cand.source_candidate_id == run.best_candidate_id)
         summary_video = (run.summary or {}).get("video_path") if is_best else None
