@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lesr_local.search.transfer_report import paired_bootstrap_ci, transfer_reports
+from lesr_local.config import preset
+from lesr_local.search.transfer_report import transfer_reports
 from lesr_local.store import Store, new_run_id
 
 CODE = """import numpy as np
@@ -25,8 +26,8 @@ def intrinsic_reward(updated_s):
 def _run(home: Path, env_id: str = "InvertedPendulum-v5", best_status: str | None = "finished") -> str:
     with Store(home) as store:
         run_id = new_run_id()
-        store.create_run(run_id, env_id, "smoke", {"env_id": env_id, "seeds": 2, "final_steps": 300,
-                                                   "preset": "smoke"})
+        config = {**preset("smoke").to_dict(), "env_id": env_id, "seeds": 2}  # a whole stored config
+        store.create_run(run_id, env_id, "smoke", config)
         if best_status is not None:
             store.add_candidate(run_id, "i0-k0", kind="search", seed=0, total_steps=300, iteration=0, sample=0,
                                 code=CODE, extra_dims=1)
@@ -93,15 +94,6 @@ def test_report_pairs_seeds_and_show_lists_it(home: Path, lesr) -> None:
     text = lesr("show", run_id, home=home)
     assert "transfer ppo-1 — PPO, 300 steps × 2 seeds — finished" in text.stdout
     assert "improvement +2.50 (+31.2%)" in text.stdout
-
-
-def test_paired_bootstrap_keeps_pairs_together() -> None:
-    assert paired_bootstrap_ci([1.0], [1.0]) is None
-    # Every pair improves by exactly 10%: any resample of whole pairs gives 10%.
-    low, high = paired_bootstrap_ci([11.0, 22.0, 33.0], [10.0, 20.0, 30.0])
-    assert low == pytest.approx(0.1) and high == pytest.approx(0.1)
-    with pytest.raises(ValueError):
-        paired_bootstrap_ci([1.0, 2.0], [1.0])
 
 
 def test_a_store_from_before_transfers_gains_the_table_on_open(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 from lesr_local.config import RunConfig
 from lesr_local.errors import BadInput, Interrupted
 from lesr_local.search.executors import Executor
+from lesr_local.search.followups import followup_budget
 from lesr_local.search.statistics import (
     ArmStats,
     SeedResult,
@@ -101,15 +102,9 @@ def plan_ablation(store: Store, run_id: str, variants: list[str], seeds: int | N
                  and c.status == "finished"), None) or best_search_candidate(candidates)
     if best is None or not best.code:
         raise BadInput(f"run {run_id} has no finished search candidate to ablate")
-    count = config.seeds if seeds is None else seeds
-    budget = config.final_steps if steps is None else steps
-    if count < 1:
-        raise BadInput(f"--seeds must be at least 1, got {count}")
-    if budget < 1:
-        raise BadInput(f"--steps must be at least 1, got {budget}")
-    # The final evaluation's fresh seeds (not the search seed, which selected the best).
-    return AblationPlan(run_id, best.candidate_id, best.code, config, variants,
-                        [config.seed + 1 + j for j in range(count)], budget, store.ensure_run_dir(run_id))
+    seed_list, budget = followup_budget(config, seeds, steps)
+    return AblationPlan(run_id, best.candidate_id, best.code, config, variants, seed_list, budget,
+                        store.ensure_run_dir(run_id))
 
 
 # -- running -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from lesr_local.rl.action_space import require_continuous
 from lesr_local.rl.algos import TRANSFER_ALGOS, check_algo
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec
 from lesr_local.search.executors import Executor
+from lesr_local.search.followups import followup_budget
 from lesr_local.search.transfer_report import ARMS, report
 from lesr_local.store import Store, TransferRecord
 
@@ -55,14 +56,9 @@ def plan_transfer(store: Store, run_id: str, algo: str, seeds: int | None = None
     best = store.find_candidate(run.run_id, run.best_candidate_id) if run.best_candidate_id else None
     if best is None or best.status != "finished" or not best.code:
         raise BadInput(f"run {run.run_id} has no finished best candidate to transfer (status {run.status})")
-    count = config.seeds if seeds is None else seeds
-    length = config.final_steps if steps is None else steps
-    if count < 1:
-        raise BadInput(f"--seeds must be at least 1, got {count}")
-    if length < 1:
-        raise BadInput(f"--steps must be at least 1, got {length}")
+    seeds_to_train, length = followup_budget(config, seeds, steps)
     require_continuous(algo, run.env_id, config.env_spec)
-    seed_list = tuple(config.seed + 1 + i for i in range(count))
+    seed_list = tuple(seeds_to_train)
     transfer_id, continued = _transfer_id(store.list_transfers(run.run_id), algo, length, seed_list)
     return TransferPlan(run.run_id, transfer_id, algo, run.env_id, length, seed_list, best.candidate_id,
                         best.code, config, continued)
