@@ -77,4 +77,5 @@ def test_bench_td3_measures_the_cost_of_the_training_time_checks(lesr, home: Pat
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     assert data["runtime_checks"] is True and len(data["without_checks_runs_steps_per_s"]) == 2
     assert data["without_checks_steps_per_s"] > 0 and data["checks_ratio"] > 0
+    assert data["steps_per_cpu_s"] > 0 and data["without_checks_steps_per_cpu_s"] > 0 and data["checks_cpu_ratio"] > 0
     assert data["features"] == "bench.td3_bench.CHECKS_CANDIDATE"

@@ -105,6 +105,15 @@ def run_td3_bench(args: argparse.Namespace) -> int:
         payload["without_checks_runs_steps_per_s"] = [round(r, 2) for r in without]
         payload["checks_cost"] = round(1.0 - steps_per_s / max(without_rate, 1e-9), 4)
         payload["checks_ratio"] = round(steps_per_s / max(without_rate, 1e-9), 4)
+        # The same comparison per CPU-second of the workers: robust to whatever else loads the machine.
+        with_cpu = sum(r.train_steps_per_cpu_s for r in ours)
+        without_cpu = [sum(r.train_steps_per_cpu_s for r in unchecked[i:i + args.workers])
+                       for i in range(0, len(unchecked), args.workers)]
+        without_cpu_rate = sum(without_cpu) / len(without_cpu)
+        payload["steps_per_cpu_s"] = round(with_cpu, 2)
+        payload["without_checks_steps_per_cpu_s"] = round(without_cpu_rate, 2)
+        payload["without_checks_runs_steps_per_cpu_s"] = [round(r, 2) for r in without_cpu]
+        payload["checks_cpu_ratio"] = round(with_cpu / max(without_cpu_rate, 1e-9), 4)
     if references:
         rates = [r["train_steps_per_s"] for r in references]
         reference_rate = sum(rates) / len(rates)

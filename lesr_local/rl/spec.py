@@ -69,7 +69,8 @@ class TrainResult:
     steps_per_s: float
     updates_per_s: float
     policy_path: str | None
-    train_steps_per_s: float = 0.0  # env steps/s after the random warm-up (what `bench td3` reports)
+    train_steps_per_s: float = 0.0
+    train_steps_per_cpu_s: float = 0.0  # the same steps per CPU-second of the worker (load-independent)  # env steps/s after the random warm-up (what `bench td3` reports)
     resumed_from: int = 0  # the step a checkpoint resumed this training at (0 = fresh start)
     peak_rss_mb: float = 0.0  # the worker's peak resident memory (set by rl.worker)
     torch_threads: int = 0  # intra-op threads the training ran with

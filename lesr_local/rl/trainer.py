@@ -63,15 +63,17 @@ def env_metric(env_id: str, env_spec: str | None) -> str:
 
 @dataclass
 class _Clock:
-    """Wall time of this session and of its training phase (after the random warm-up)."""
+    """Wall and CPU time of this session and of its training phase (after the random warm-up)."""
 
     start: float = field(default_factory=time.perf_counter)
     train_start: float | None = None
+    train_cpu_start: float = 0.0  # process CPU time (all threads) when the training phase began
     train_start_step: int = 0
 
     def mark_training(self, step: int) -> None:
         if self.train_start is None:
             self.train_start, self.train_start_step = time.perf_counter(), step
+            self.train_cpu_start = time.process_time()
 
 
 class Trainer:
@@ -246,18 +248,21 @@ class Trainer:
         k = self.spec.eval.last_k
         score = float(np.mean([v for _, v in self.curve[-k:]])) if self.curve else None
         lip = self.lipschitz.value()
-        train_rate = update_rate = 0.0
+        train_rate = update_rate = cpu_rate = 0.0
         if clock.train_start is not None:  # updates happen only in the training phase
             train_seconds = max(time.perf_counter() - clock.train_start, 1e-9)
             train_rate = (self.step - clock.train_start_step) / train_seconds
             update_rate = (self.agent.updates - start_updates) / train_seconds
+            # Steps per CPU-second: what the code costs, whatever else the machine is doing.
+            cpu_rate = (self.step - clock.train_start_step) / max(time.process_time() - clock.train_cpu_start, 1e-9)
         return TrainResult(
             status=status, reason=reason, score=score if status == "finished" else None,
             curve=list(self.curve), lipschitz=None if lip is None else [float(x) for x in lip],
             feature_dim=self.feature_dim, steps=self.step, seconds=self.prior_seconds + seconds,
             steps_per_s=(self.step - start_step) / max(seconds, 1e-9),
             updates_per_s=update_rate,
-            policy_path=None, train_steps_per_s=train_rate, resumed_from=self.resumed_from,
+            policy_path=None, train_steps_per_s=train_rate, train_steps_per_cpu_s=cpu_rate,
+            resumed_from=self.resumed_from,
             torch_threads=torch.get_num_threads(), device=str(self.device),
         )
 
