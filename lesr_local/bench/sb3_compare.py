@@ -79,6 +79,9 @@ def compare_payload(env_id: str, steps: int, seeds: int, td3: Any, evaluation: A
         "return_difference_ci95": stats["improvement_ci95"],  # paired bootstrap over seeds
         "verdict": comparison.sentence,
         "speedup": round(ours["steps_per_s"] / max(sb3["steps_per_s"], 1e-9), 3),
+        # per seed, the two trainings ran back to back: less exposed to machine-load drift than the means
+        "per_seed_speedup": [round(a.train_steps_per_s / max(b.train_steps_per_s, 1e-9), 3)
+                             for a, b in zip(results["ours"], results["sb3"], strict=False)],
         "baseline": ("stable-baselines3 TD3 with the same hyperparameters (net_arch, lr, batch, warm-up, "
                      "noise, delay, tau, gamma), env, steps, seeds and evaluation, one training at a time, "
                      "order alternating per seed; speedup = our training-phase steps/s / SB3's"),
