@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from lesr_local.config import preset
 from lesr_local.search import events as ev
 from lesr_local.store.db import Store
 
@@ -27,8 +28,8 @@ RUN_ID = "r-tui-0001"
 def make_finished_run(home: Path, run_id: str = RUN_ID, status: str = "finished") -> str:
     """A small but complete run (baseline, two search candidates, final evaluation) in the real store."""
     store = Store(home)
-    config = {"env_id": "InvertedPendulum-v5", "preset": "smoke", "samples": 2, "iterations": 1,
-              "steps": 1200, "seeds": 2}
+    # A whole stored config, as the engine writes one (follow-up commands validate it).
+    config = {**preset("smoke").to_dict(), "samples": 2, "iterations": 1, "steps": 1200, "seeds": 2}
     store.create_run(run_id, "InvertedPendulum-v5", "smoke", config)
     store.start_iteration(run_id, 0)
     store.add_candidate(run_id, "baseline", kind="baseline", seed=0, total_steps=1200)

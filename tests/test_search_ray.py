@@ -311,7 +311,8 @@ def test_tui_shows_where_a_ray_run_and_its_trainings_ran(home: Path) -> None:
             await pilot.pause()
             await pilot.press("enter")
             await pilot.pause()
-            assert "on Ray (127.0.0.2:6379)" in plain(app.screen.query_one("#run-info", Static))
+            header = " ".join(plain(app.screen.query_one("#run-info", Static)).split())  # lines may wrap
+            assert "on Ray (127.0.0.2:6379)" in header
             await pilot.press("down", "enter")
             await pilot.pause()
             assert isinstance(app.screen, CandidateDetailScreen)

@@ -9,7 +9,6 @@ from textual.widgets import Button, Input, Select, Static, TabbedContent
 
 from lesr_local.store import Store
 from lesr_local.tui.app import LesrApp
-from lesr_local.tui.screens.run_detail import RunDetailScreen
 from lesr_local.tui.widgets.transfer_panel import TransferPanel
 from tests.helpers_tui import RUN_ID, async_test, make_finished_run, plain
 
@@ -19,7 +18,7 @@ async def test_transfer_tab_starts_a_ppo_transfer_with_progress_and_shows_it(hom
     make_finished_run(home)
     app = LesrApp(home, preview=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        app.push_screen(RunDetailScreen(RUN_ID))
+        app.open_run(RUN_ID)
         await pilot.pause()
         app.screen.query_one("#run-tabs", TabbedContent).active = "run-transfer"
         await pilot.pause()

@@ -8,7 +8,7 @@ thread, and every call is itself a sandboxed subprocess (generated code never ru
 from __future__ import annotations
 
 import importlib.util
-import socket
+import platform
 import threading
 import time
 from collections.abc import Callable
@@ -107,7 +107,7 @@ def _train(spec: TrainSpec, on_progress: ProgressCallback | None, cancel: thread
         if on_start is not None:
             on_start()
         if on_node is not None:
-            host = socket.gethostname()
+            host = platform.node()
             on_node(host, host)
         return run_training(spec, on_progress=on_progress, cancel=cancel, on_pid=on_pid)
     except Exception as exc:  # noqa: BLE001 - a broken worker fails its candidate, not the run

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import platform
 import socket
 import threading
 import time
@@ -168,7 +169,7 @@ def _warm_up() -> None:
 @ray.remote(max_retries=0)
 def _train_task(job: RelayJob):  # noqa: ANN201 - a Ray generator task (ObjectRefGenerator)
     node = ray.get_runtime_context().get_node_id()
-    yield from relay_training(job, node=node, host=socket.gethostname())
+    yield from relay_training(job, node=node, host=platform.node())
 
 
 class RayExecutor:

@@ -498,6 +498,8 @@ def _verify_existing(path: Path) -> None:
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not names:  # an empty database: a store another process is creating right now, or a new file
+            return
         if "meta" not in names:
             raise BadInput(f"{path} is not a lesr-local run store (foreign SQLite database); move it away")
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
