@@ -77,7 +77,10 @@ def compare_payload(env_id: str, steps: int, seeds: int, td3: Any, evaluation: A
         "ours": ours, "sb3": sb3,
         "return_difference": stats["improvement"],  # mean over seeds of ours - sb3
         "return_difference_ci95": stats["improvement_ci95"],  # paired bootstrap over seeds
-        "verdict": comparison.sentence,
+        # The label only: the search's sentence speaks of candidates and the raw-state baseline.
+        "verdict": (f"ours vs SB3 returns: {comparison.verdict} at 95% over {len(comparison.paired_seeds)} "
+                    "paired seeds" + ("; preliminary (fewer than 5 seeds)" if len(comparison.paired_seeds) < 5
+                                      else "")),
         "speedup": round(ours["steps_per_s"] / max(sb3["steps_per_s"], 1e-9), 3),
         # per seed, the two trainings ran back to back: less exposed to machine-load drift than the means
         "per_seed_speedup": [round(a.train_steps_per_s / max(b.train_steps_per_s, 1e-9), 3)
