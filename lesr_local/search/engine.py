@@ -21,9 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lesr_local.config import RunConfig, validate
+from lesr_local.config import RunConfig, save_toml, validate
+from lesr_local.envs.catalogue import get_env_info
 from lesr_local.errors import BadInput, Interrupted, LesrError, RunFailed
+from lesr_local.llm.discovery import resolve_model
+from lesr_local.llm.prompting import check_chat_template
 from lesr_local.procs import pid_alive
+from lesr_local.rl.spec import TrainSpec
 from lesr_local.search import events as ev
 from lesr_local.search.executors import Executor, LocalProcessExecutor, default_workers, make_executor
 from lesr_local.search.halving import Rung, rung_schedule, rung_score, rung_survivors
@@ -85,8 +89,6 @@ class SearchEngine:
                 time.sleep(0.01)
                 run_id = new_run_id()
             self.store.create_run(run_id, config.env_id, config.preset, config.to_dict())
-            from lesr_local.config import save_toml
-
             save_toml(config, self.store.ensure_run_dir(run_id) / "config.toml")
         except BaseException:
             executor.close()
@@ -396,6 +398,7 @@ class _Loop:
             return None
         out = self.run_dir / "best.mp4"
         try:
+            # imported here: the video needs imageio and ffmpeg, and only runs that render one load them
             from lesr_local.render.video import render_policy_video
 
             info = render_policy_video(self.config.env_id, chosen.policy_path, best.code, out, episodes=1,
@@ -426,7 +429,6 @@ class _Loop:
         return self._start(cand)
 
     def _start(self, cand: CandidateRecord, pause_at: int | None = None) -> TrainingJob:
-        from lesr_local.rl.spec import TrainSpec
 
         cfg = self.config
         job = TrainingJob(self.run_id, cand, self._dim_names(cand))
@@ -506,15 +508,10 @@ def extra_dim_names(code: str | None, extra: int) -> list[str]:
 
 
 def _env_info(config: RunConfig) -> EnvInfo:
-    from lesr_local.envs.catalogue import get_env_info
-
     return get_env_info(config.env_id, config.env_spec)
 
 
 def _model(config: RunConfig) -> ModelInfo:
-    from lesr_local.llm.discovery import resolve_model
-    from lesr_local.llm.prompting import check_chat_template
-
     model = resolve_model(config.llm.model)
     check_chat_template(model)  # a broken template fails here, before the run exists
     return model

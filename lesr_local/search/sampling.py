@@ -9,7 +9,22 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from lesr_local.candidates.checks import check_candidate
+from lesr_local.candidates.constrain_rule import PROBE_SAMPLES, decide_constrain
+from lesr_local.candidates.prompts import (
+    CANDIDATE_CODE_PREFIX,
+    SYSTEM_PROMPT,
+    feedback_prompt,
+    focus_dims,
+    focus_prompt,
+    initial_prompt,
+    iteration_prompt,
+)
+from lesr_local.candidates.repair import sample_valid_candidate
 from lesr_local.config import RunConfig
+from lesr_local.llm.client import GenerationParams
+from lesr_local.llm.grammar import candidate_grammar
+from lesr_local.llm.prompting import CODE_STOP, render_prompt
 from lesr_local.search import events as ev
 from lesr_local.search.llm_session import GenerationCancelled, LLMSession, SampleClient
 from lesr_local.store import CandidateRecord, Store
@@ -35,12 +50,9 @@ class CandidateSampler:
     # -- prompts -----------------------------------------------------------------------------
 
     def iteration_prompt(self, it: int, history: list[CandidateRecord], analysis: str | None) -> tuple[str, list[str]]:
-        from lesr_local.candidates.prompts import initial_prompt, iteration_prompt
 
         if it == 0 or not history:
             return initial_prompt(self.env), []
-        from lesr_local.candidates.prompts import CANDIDATE_CODE_PREFIX, SYSTEM_PROMPT
-        from lesr_local.llm.prompting import render_prompt
 
         budget = self.config.llm.max_tokens + 32  # room for the per-sample focus sentence
 
@@ -55,8 +67,6 @@ class CandidateSampler:
 
     def _params(self, max_tokens: int, grammar: bool, seed_offset: int,
                 focus: tuple[int, int] | None = None) -> Any:
-        from lesr_local.llm.client import GenerationParams
-        from lesr_local.llm.prompting import CODE_STOP
 
         cfg = self.config.llm
         grammar_text = self._grammar_text(focus) if grammar else None
@@ -68,14 +78,12 @@ class CandidateSampler:
         )
 
     def _grammar_text(self, focus: tuple[int, int] | None = None) -> str | None:
-        from lesr_local.llm.grammar import candidate_grammar
 
         if self._grammar is None:
             self._grammar = self._decide_constrain()
         return candidate_grammar(self.env.state_dim, focus=focus) if self._grammar else None
 
     def _decide_constrain(self) -> bool:
-        from lesr_local.candidates.constrain_rule import PROBE_SAMPLES, decide_constrain
 
         model = self.session.model
 
@@ -95,8 +103,6 @@ class CandidateSampler:
 
     def sample(self, it: int, k: int, prompt: str) -> CandidateRecord:
         """Ask for sample k of iteration it (with repairs); store it as pending (valid) or rejected."""
-        from lesr_local.candidates.checks import check_candidate
-        from lesr_local.candidates.repair import sample_valid_candidate
 
         cid = f"i{it}-k{k}"
         client = SampleClient(self.session, it, k)
@@ -131,7 +137,6 @@ class CandidateSampler:
                 self.sink(ev.CandidateRejected(self.run_id, candidate_id=cid, iteration=it, sample=k,
                                                attempt=attempt.index, reason=attempt.reason, final=last))
 
-        from lesr_local.candidates.prompts import focus_dims, focus_prompt
 
         prompt = focus_prompt(prompt, self.env, it, k, self.config.seed)
         focus = focus_dims(self.env.state_dim, it, k, self.config.seed)
@@ -177,8 +182,6 @@ class CandidateSampler:
 
     def analyse(self, it: int, results: list[CandidateRecord], baseline_score: float | None) -> str | None:
         """The model's reasoning on this iteration's results (None when nothing was trained)."""
-        from lesr_local.candidates.prompts import SYSTEM_PROMPT, feedback_prompt
-        from lesr_local.llm.prompting import render_prompt
 
         shown = [feedback(c) for c in results if c.status in ("finished", "failed")]
         if not shown:
