@@ -23,7 +23,7 @@ from typing import IO, Any, BinaryIO
 from lesr_local.errors import BadInput, RunFailed, describe_exception
 from lesr_local.rl.checkpoint import CHECKPOINT, checkpoint_path
 from lesr_local.rl.spec import TrainSpec
-from lesr_local.rl.worker import THREAD_ENV, checkpoint_max_bytes
+from lesr_local.rl.worker import checkpoint_max_bytes, training_env
 from lesr_local.sandbox import protocol
 from lesr_local.sandbox.protocol import INT, NUM, STR, MessageSpec, ProtocolError, Schema
 from lesr_local.sandbox.supervisor import FILE_MESSAGES, FileReceiver, Worker, WorkerEnded
@@ -51,9 +51,7 @@ def run_checkpoint_bench(args: argparse.Namespace) -> int:
 
     if args.rows < 1:
         raise BadInput("--rows must be at least 1")
-    env = dict(os.environ)
-    for key, value in THREAD_ENV.items():
-        env.setdefault(key, value)
+    env = training_env()
     spec = TrainSpec(env_id=args.env, steps=args.rows)
     engine_before = _current_mb()
     engine_peak_before = _peak_mb()

@@ -21,7 +21,7 @@ from typing import IO, Any, BinaryIO
 
 from lesr_local.config import EvalConfig, TD3Config
 from lesr_local.errors import BadInput, RunFailed, describe_exception
-from lesr_local.rl.worker import THREAD_ENV
+from lesr_local.rl.worker import training_env
 from lesr_local.sandbox import protocol
 from lesr_local.sandbox.protocol import INT, LIST, NUM, STR, MessageSpec, ProtocolError, Schema, optional
 from lesr_local.sandbox.supervisor import Worker, WorkerEnded
@@ -164,9 +164,7 @@ REFERENCE_JOB = Schema("engine", {"reference": MessageSpec(
 
 
 def _run_reference_subprocess(env_id: str, total: int, source: str | None) -> dict[str, Any]:
-    env = dict(os.environ)
-    for key, value in THREAD_ENV.items():  # the same OpenMP environment as our workers (fair)
-        env.setdefault(key, value)
+    env = training_env()  # the same OpenMP environment as our workers (fair)
     started = time.perf_counter()
     with Worker("reference", REFERENCE_SCHEMA, env=env) as worker:
         with contextlib.suppress(WorkerEnded):

@@ -20,7 +20,7 @@ from typing import Any
 
 from lesr_local.rl.checkpoint import CHECKPOINT
 from lesr_local.rl.spec import TrainSpec, spec_to_json
-from lesr_local.rl.worker import DEFAULT_HANG_SECONDS, THREAD_ENV, TRAIN_SCHEMA
+from lesr_local.rl.worker import DEFAULT_HANG_SECONDS, TRAIN_SCHEMA, training_env
 from lesr_local.sandbox import protocol
 from lesr_local.sandbox.protocol import INT, STR, MessageSpec, ProtocolError, Schema
 from lesr_local.sandbox.supervisor import Worker, WorkerEnded
@@ -51,10 +51,7 @@ class RelayJob:
 
 def relay_training(job: RelayJob, node: str, host: str) -> Iterator[bytes]:
     """Run the sandboxed training worker here and yield its messages as frames (RELAY_SCHEMA)."""
-    env = dict(os.environ)
-    for key, value in THREAD_ENV.items():
-        env.setdefault(key, value)
-    worker = Worker("train", TRAIN_SCHEMA, env=env)
+    worker = Worker("train", TRAIN_SCHEMA, env=training_env())
     try:  # closing the generator (the task ended or was cancelled) kills the child
         yield protocol.encode("placed", node=node, host=host, pid=worker.pid, relay_pid=os.getpid())
         with contextlib.suppress(WorkerEnded):  # died before reading its job: the loop reports how

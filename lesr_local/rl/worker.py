@@ -154,10 +154,7 @@ class Supervision:
         self.files = FileReceiver(destinations, {CHECKPOINT: checkpoint_max_bytes(spec), POLICY: POLICY_MAX_BYTES})
 
     def run(self, on_pid: Callable[[int], None] | None, command: list[str] | None) -> TrainResult:
-        env = dict(os.environ)
-        for key, value in THREAD_ENV.items():
-            env.setdefault(key, value)
-        worker = Worker("train", TRAIN_SCHEMA, env=env, command=command)
+        worker = Worker("train", TRAIN_SCHEMA, env=training_env(), command=command)
         try:
             if on_pid is not None:
                 on_pid(worker.pid)
@@ -351,8 +348,7 @@ def _train_in_sandbox(spec: TrainSpec, concurrent: int, out: IO[bytes], files: S
     _send(out, "result", **dataclasses.asdict(result))
 
 
-def set_thread_env() -> None:
-    """Put THREAD_ENV in this process's environment (for workers started by other means)."""
-    for key, value in THREAD_ENV.items():
-        os.environ.setdefault(key, value)
+def training_env() -> dict[str, str]:
+    """This process's environment with THREAD_ENV's defaults: what every training worker starts with."""
+    return {**THREAD_ENV, **os.environ}
 

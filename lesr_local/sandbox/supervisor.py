@@ -86,14 +86,13 @@ class Worker:
 
     def send_file(self, kind: str, path: Path) -> None:
         """Stream the file at `path` (chosen by the parent) to the worker in chunks."""
-        size = path.stat().st_size
-        digest = hashlib.sha256()
-        self.send("file_begin", file=kind, size=size)
+        assert self.proc.stdin is not None
         with open(path, "rb") as fh:
-            while chunk := fh.read(protocol.CHUNK_BYTES):
-                digest.update(chunk)
-                self.send("file_chunk", chunk)
-        self.send("file_end", sha256=digest.hexdigest())
+            chunks = iter(lambda: fh.read(protocol.CHUNK_BYTES), b"")
+            try:
+                send_file_chunks(self.proc.stdin, kind, chunks, os.fstat(fh.fileno()).st_size)
+            except BrokenPipeError:  # the worker is gone; reading our own file may still fail as OSError
+                raise WorkerEnded("worker closed its input") from None
 
     def close_input(self) -> None:
         if self.proc.stdin is not None:
