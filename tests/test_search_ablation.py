@@ -11,7 +11,7 @@ import pytest
 
 from lesr_local.config import preset, with_overrides
 from lesr_local.errors import BadInput
-from lesr_local.search.ablation import VARIANTS, parse_variants, variant_settings
+from lesr_local.search.ablation import DEFAULT_VARIANTS, parse_variants, variant_settings
 from lesr_local.store import Store, new_run_id
 
 CODE = """import numpy as np
@@ -36,7 +36,11 @@ def test_variant_settings_and_parsing() -> None:
     # in a run that already shapes with a potential, full and potential are the same training
     potential_run = with_overrides(preset("smoke"), shaping="potential")
     assert variant_settings("full", potential_run).key == variant_settings("potential", potential_run).key
-    assert parse_variants(None) == list(VARIANTS)
+    # ... and additive is its own training there, but the same as full in an additive run
+    assert variant_settings("additive", potential_run).key != variant_settings("full", potential_run).key
+    assert variant_settings("additive", additive).key == full.key
+    assert parse_variants(None) == list(DEFAULT_VARIANTS) and "additive" not in DEFAULT_VARIANTS
+    assert parse_variants("raw,potential,additive") == ["additive", "potential", "raw"]
     assert parse_variants("potential,full") == ["full", "potential", "raw"]  # raw always, canonical order
     with pytest.raises(BadInput, match="unknown variant"):
         parse_variants("full,nonsense")
@@ -66,7 +70,7 @@ def test_ablate_trains_every_variant_on_the_same_seeds_and_show_reports_them(tmp
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout)
     assert report["run_id"] == run_id and report["candidate_id"] == "i0-k0" and report["steps"] == 300
-    assert [v["variant"] for v in report["variants"]] == list(VARIANTS)
+    assert [v["variant"] for v in report["variants"]] == list(DEFAULT_VARIANTS)
     for v in report["variants"]:
         assert [p["seed"] for p in v["per_seed"]] == [1, 2], v  # the final evaluation's fresh seeds, paired
         assert all(p["status"] == "finished" and np.isfinite(p["score"]) for p in v["per_seed"]), v
@@ -74,7 +78,7 @@ def test_ablate_trains_every_variant_on_the_same_seeds_and_show_reports_them(tmp
         assert v["iqm"] is not None and v["std"] is not None
     raw = {p["seed"]: p["score"] for v in report["variants"] if v["variant"] == "raw" for p in v["per_seed"]}
     diffs = {d["variant"]: d for d in report["differences_from_raw"]}
-    assert set(diffs) == set(VARIANTS) - {"raw"}
+    assert set(diffs) == set(DEFAULT_VARIANTS) - {"raw"}
     full = next(v for v in report["variants"] if v["variant"] == "full")
     assert diffs["full"]["mean_difference"] == pytest.approx(np.mean([p["score"] - raw[p["seed"]]
                                                                       for p in full["per_seed"]]))
@@ -83,7 +87,7 @@ def test_ablate_trains_every_variant_on_the_same_seeds_and_show_reports_them(tmp
 
     with Store(tmp_path) as store:
         rows = store.list_ablations(run_id)
-    assert len(rows) == 10 and {(r.variant, r.seed) for r in rows} == {(v, s) for v in VARIANTS for s in (1, 2)}
+    assert len(rows) == 10 and {(r.variant, r.seed) for r in rows} == {(v, s) for v in DEFAULT_VARIANTS for s in (1, 2)}
     assert {r.shaping for r in rows if r.variant == "potential"} == {"potential"}
     assert {r.shaping for r in rows if r.variant == "raw"} == {None}
 
@@ -101,7 +105,7 @@ def test_ablate_trains_every_variant_on_the_same_seeds_and_show_reports_them(tmp
     detail = json.loads(shown.stdout)
     assert detail["shaping"] == "additive"
     [stored] = detail["ablations"]
-    assert [v["variant"] for v in stored["variants"]] == list(VARIANTS)
+    assert [v["variant"] for v in stored["variants"]] == list(DEFAULT_VARIANTS)
     assert (tmp_path / "run.png").read_bytes()[:4] == b"\x89PNG"
     text = lesr("show", run_id, home=tmp_path)
     assert text.returncode == 0 and "ablation of i0-k0" in text.stdout and "reward_only" in text.stdout

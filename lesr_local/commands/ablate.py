@@ -17,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_home_option(parser)
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("--variants", default=None, metavar="LIST",
-                        help="comma-separated subset of full,features_only,reward_only,potential,raw "
-                             "(default: all; raw is always included)")
+                        help="comma-separated subset of full,features_only,reward_only,additive,potential,raw "
+                             "(default: all but additive; raw is always included)")
     parser.add_argument("--seeds", type=int, default=None, metavar="S",
                         help="paired seeds (default: the run's final-evaluation seeds)")
     parser.add_argument("--steps", type=int, default=None, metavar="N",

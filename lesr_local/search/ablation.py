@@ -6,13 +6,15 @@ For the best search candidate of a run, every variant is trained on the same see
 - features_only: F as the observation, no intrinsic reward (w = 0);
 - reward_only: the raw state as the observation, G(F(s)) in the reward (F computed only for G);
 - potential: F and G with potential-based shaping;
+- additive: F and G with the paper's additive shaping (not in the default list: it lets a run made with
+  potential shaping, the quick preset's default, be compared with additive in one ablation);
 - raw: the raw state, no G (what the other variants are compared against).
 
 Trainings go through the executor seam (`search.executors`), so the candidate's code runs only in
 sandboxed training workers. Each (variant, seed) row is written to the store the moment it ends; a
 finished row is never trained again, an interrupted one continues from its checkpoint. Two variants
 whose training settings are identical (full and potential in a run that already uses potential
-shaping) are trained once and both rows get the result.
+shaping, full and additive in an additive run) are trained once and both rows get the result.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 
 from lesr_local.config import RunConfig
 from lesr_local.errors import BadInput, Interrupted
+from lesr_local.rl.spec import TrainSpec
 from lesr_local.search.executors import Executor
 from lesr_local.search.followups import followup_budget
 from lesr_local.search.statistics import (
@@ -41,7 +44,8 @@ from lesr_local.search.statistics import (
 from lesr_local.search.summary import best_search_candidate
 from lesr_local.store import AblationRecord, Store
 
-VARIANTS = ("full", "features_only", "reward_only", "potential", "raw")
+VARIANTS = ("full", "features_only", "reward_only", "additive", "potential", "raw")  # report order
+DEFAULT_VARIANTS = ("full", "features_only", "reward_only", "potential", "raw")  # the paper's set
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ def variant_settings(variant: str, config: RunConfig) -> VariantSettings:
         "full": VariantSettings(True, w, shaping, "features"),
         "features_only": VariantSettings(True, 0.0, shaping, "features"),
         "reward_only": VariantSettings(True, w, shaping, "raw"),
+        "additive": VariantSettings(True, w, "additive", "features"),
         "potential": VariantSettings(True, w, "potential", "features"),
         "raw": VariantSettings(False, 0.0, shaping, "features"),
     }
@@ -73,7 +78,7 @@ def variant_settings(variant: str, config: RunConfig) -> VariantSettings:
 def parse_variants(text: str | None) -> list[str]:
     """--variants a,b,c in the canonical order; raw is always added (every difference is against it)."""
     if text is None:
-        return list(VARIANTS)
+        return list(DEFAULT_VARIANTS)
     names = [v.strip() for v in text.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown or not names:
@@ -164,9 +169,7 @@ def _copy_result(store: Store, plan: AblationPlan, source: str, targets: list[st
                               score=row.score, auc=row.auc, curve=row.curve, reason=row.reason, seconds=row.seconds)
 
 
-def _spec(plan: AblationPlan, variant: str, seed: int, settings: VariantSettings, workers: int) -> Any:
-    from lesr_local.rl.spec import TrainSpec
-
+def _spec(plan: AblationPlan, variant: str, seed: int, settings: VariantSettings, workers: int) -> TrainSpec:
     cfg = plan.config
     # Checkpoints let an interrupted ablation continue where it stopped.
     folder = plan.run_dir / "ablations" / f"{plan.candidate_id}-n{plan.steps}" / f"{variant}-s{seed}"
