@@ -24,22 +24,21 @@ from typing import Any
 import psutil
 
 from lesr_local.bench.td3_bench import WARMUP_STEPS, bench_configs
+from lesr_local.envs.make import make_env
 from lesr_local.errors import BadInput, RunFailed
+from lesr_local.output import print_json
 from lesr_local.procs import cpu_count
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec
 from lesr_local.search.executors import Executor, LocalProcessExecutor, ray_installed
 
 
 def run_executors_bench(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import print_json
-    from lesr_local.envs.make import make_env
-
     if args.trainings < 1 or args.steps < 1:
         raise BadInput("--trainings and --steps must be at least 1")
     if not ray_installed():
         raise BadInput("lesr bench executors needs Ray, which is not installed: pip install 'lesr-local[ray]'")
     make_env(args.env).close()  # BadInput for an unknown env before anything is spawned
-    from lesr_local.search.ray_executor import RayExecutor
+    from lesr_local.search.ray_executor import RayExecutor  # imports Ray: installed only with the ray extra
 
     cores = cpu_count()
     with tempfile.TemporaryDirectory(prefix="lesr-bench-exec-") as folder:

@@ -17,7 +17,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lesr_local.candidates.checks import check_candidate
+from lesr_local.candidates.constrain_rule import decide_constrain
+from lesr_local.candidates.extract import extract_code
+from lesr_local.candidates.prompts import (
+    CANDIDATE_CODE_PREFIX,
+    SYSTEM_PROMPT,
+    focus_dims,
+    focus_prompt,
+    initial_prompt,
+)
+from lesr_local.candidates.repair import code_prefix
+from lesr_local.commands.common import home_from
+from lesr_local.config import LLMConfig
+from lesr_local.envs.catalogue import get_env_info
 from lesr_local.errors import BadInput
+from lesr_local.llm.client import GenerationParams, LLMClient, PromptTooLong
+from lesr_local.llm.discovery import resolve_model
+from lesr_local.llm.grammar import candidate_grammar, use_grammar
+from lesr_local.llm.prompting import CODE_STOP, check_chat_template, render_prompt
+from lesr_local.output import print_json
 
 GOAL_FIRST_VALID_S = 30.0
 GOAL_VALID_RATE = 0.9
@@ -43,7 +62,6 @@ class _Sample:
 
 def run_llm_bench(args: argparse.Namespace) -> int:
     """One model and mode, or every pair of `--model` x `--constrain on,off` in one run."""
-    from lesr_local.commands.common import home_from, print_json
 
     home_from(args)  # an unwritable workspace is bad input here as everywhere (nothing written yet)
     if getattr(args, "copy_rate", False):
@@ -96,20 +114,6 @@ def _table_row(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _bench_one(args: argparse.Namespace, model_spec: str | None, mode: str) -> dict[str, Any]:
-    from lesr_local.candidates.constrain_rule import decide_constrain
-    from lesr_local.candidates.prompts import (
-        CANDIDATE_CODE_PREFIX,
-        SYSTEM_PROMPT,
-        focus_dims,
-        focus_prompt,
-        initial_prompt,
-    )
-    from lesr_local.envs.catalogue import get_env_info
-    from lesr_local.llm.client import GenerationParams, LLMClient, PromptTooLong
-    from lesr_local.llm.discovery import resolve_model
-    from lesr_local.llm.grammar import candidate_grammar
-    from lesr_local.llm.prompting import CODE_STOP, check_chat_template, render_prompt
-
     model = resolve_model(model_spec)
     check_chat_template(model)
     env = get_env_info(args.env)
@@ -162,8 +166,6 @@ def _bench_one(args: argparse.Namespace, model_spec: str | None, mode: str) -> d
 
 def _prompt_parts(env: Any, constrained: bool, model: Any) -> tuple[str, str, str, str]:
     """(system, user message, assistant prefix, where the prompt came from)."""
-    from lesr_local.candidates.prompts import SYSTEM_PROMPT, initial_prompt
-    from lesr_local.candidates.repair import code_prefix
 
     class _Params:  # code_prefix only looks at .grammar
         grammar = "on" if constrained else None
@@ -173,9 +175,6 @@ def _prompt_parts(env: Any, constrained: bool, model: Any) -> tuple[str, str, st
 
 
 def _validator(env_id: str, prefix: str) -> tuple[Callable[[str], tuple[bool, str | None]], str]:
-    from lesr_local.candidates.checks import check_candidate
-    from lesr_local.candidates.extract import extract_code
-
     def full_check(reply: str) -> tuple[bool, str | None]:
         code = extract_code(reply, prefix)
         if code is None:
@@ -281,16 +280,6 @@ def run_copy_bench(args: argparse.Namespace) -> dict[str, Any]:
     (the earlier prompt: the baseline) and with the placeholder example (what the prompts send now),
     generated exactly as the engine generates a run's first candidate (its focus sentence, grammar,
     sampling seed and settings). Both arms are measured in this one process, same model, same seeds."""
-    from lesr_local.candidates.checks import check_candidate
-    from lesr_local.candidates.extract import extract_code
-    from lesr_local.candidates.prompts import SYSTEM_PROMPT, focus_dims, focus_prompt, initial_prompt
-    from lesr_local.candidates.repair import code_prefix
-    from lesr_local.config import LLMConfig
-    from lesr_local.envs.catalogue import get_env_info
-    from lesr_local.llm.client import GenerationParams, LLMClient
-    from lesr_local.llm.discovery import resolve_model
-    from lesr_local.llm.grammar import candidate_grammar, use_grammar
-    from lesr_local.llm.prompting import CODE_STOP, render_prompt
 
     if args.runs < 1:
         raise BadInput(f"--runs must be at least 1, got {args.runs}")

@@ -16,7 +16,9 @@ import os
 from typing import Any
 
 from lesr_local.bench.td3_bench import WARMUP_STEPS, bench_configs
+from lesr_local.envs.make import make_env
 from lesr_local.errors import BadInput, RunFailed
+from lesr_local.output import print_json
 from lesr_local.rl.algos import OWN_TD3, SB3_TD3
 from lesr_local.rl.spec import TrainResult, TrainSpec
 from lesr_local.rl.worker import run_training
@@ -26,9 +28,6 @@ SIDES = {"ours": OWN_TD3, "sb3": SB3_TD3}
 
 
 def run_sb3_compare(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import print_json
-    from lesr_local.envs.make import make_env
-
     seeds = args.seeds
     if args.steps < 1 or seeds < 1:
         raise BadInput("--steps and --seeds must be at least 1")

@@ -20,16 +20,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lesr_local.candidates.extract import drop_main_block
+from lesr_local.commands.common import home_from
+from lesr_local.config import preset, with_overrides
 from lesr_local.errors import BadInput
+from lesr_local.output import print_json
+from lesr_local.search.engine import SearchEngine
+from lesr_local.search.replay import replay_factory
+from lesr_local.search.reporter import HeadlessReporter
+from lesr_local.store import Store
 
 GOAL_RATIO = 0.55
 
 
 def run_search_bench(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from, print_json
-    from lesr_local.config import preset, with_overrides
-    from lesr_local.search.reporter import HeadlessReporter
-
     codes = _candidate_codes(args, home_from(args))
     base = with_overrides(preset(args.preset), env_id=args.env, samples=len(codes), iterations=1, steps=args.steps,
                           seed=args.seed, workers=args.workers, select_seeds=0, render_video=False,
@@ -65,10 +69,6 @@ def run_search_bench(args: argparse.Namespace) -> int:
 
 
 def _one_search(home: Path, config: Any, codes: list[str], reporter: Any) -> dict[str, Any]:
-    from lesr_local.search.engine import SearchEngine
-    from lesr_local.search.replay import replay_factory
-    from lesr_local.store import Store
-
     started = time.monotonic()
     with Store(home) as store:
         engine = SearchEngine(store, reporter, llm_client_factory=replay_factory(codes), search_only=True)
@@ -107,8 +107,6 @@ def spearman(first: list[str], second: list[str]) -> float | None:
 
 
 def _candidate_codes(args: argparse.Namespace, home: Path) -> list[str]:
-    from lesr_local.candidates.extract import drop_main_block
-
     if bool(args.run) == bool(args.candidates):
         raise BadInput("lesr bench search needs either --run RUN_ID or --candidates FILE.py [FILE.py ...]")
     if args.candidates:
@@ -120,8 +118,6 @@ def _candidate_codes(args: argparse.Namespace, home: Path) -> list[str]:
             except OSError as exc:
                 raise BadInput(f"cannot read candidate file {path}: {exc.strerror or exc}") from None
     else:
-        from lesr_local.store import Store
-
         with Store(home) as store:
             run = store.get_run(args.run)
             if run.env_id != args.env:

@@ -15,14 +15,16 @@ import contextlib
 import os
 import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any
 
 from lesr_local.config import EvalConfig, TD3Config
-from lesr_local.errors import BadInput, RunFailed, describe_exception
-from lesr_local.rl.worker import training_env
-from lesr_local.sandbox import protocol
+from lesr_local.envs.make import make_env
+from lesr_local.errors import BadInput, RunFailed
+from lesr_local.output import print_report
+from lesr_local.rl.device import threads_per_worker
+from lesr_local.rl.spec import TrainSpec
+from lesr_local.rl.worker import run_training, training_env
 from lesr_local.sandbox.protocol import INT, LIST, NUM, STR, MessageSpec, ProtocolError, Schema, optional
 from lesr_local.sandbox.supervisor import Worker, WorkerEnded
 
@@ -50,10 +52,6 @@ def bench_configs() -> tuple[TD3Config, EvalConfig]:
 
 
 def run_td3_bench(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import print_report
-    from lesr_local.envs.make import make_env
-    from lesr_local.rl.device import threads_per_worker
-
     if args.steps < 1 or args.workers < 1:
         raise BadInput("--steps and --workers must be at least 1")
     source = _read_features(args.features)
@@ -135,9 +133,6 @@ def _read_features(path: str | None) -> str | None:
 
 
 def _run_ours(env_id: str, total: int, source: str | None, workers: int, checks: bool = True) -> list[Any]:
-    from lesr_local.rl.trainer import TrainSpec
-    from lesr_local.rl.worker import run_training
-
     td3, evaluation = bench_configs()
     results: list[Any] = [None] * workers
 
@@ -183,44 +178,3 @@ def _run_reference_subprocess(env_id: str, total: int, source: str | None) -> di
         payload = {k: v for k, v in message.header.items() if k != "type"}
     payload["wall_seconds"] = time.perf_counter() - started
     return payload
-
-
-def serve_reference_stream(stdin: BinaryIO, out: IO[bytes]) -> int:
-    """The reference loop's worker (started by `sandbox.entry reference`), sandboxed like ours."""
-    try:
-        job = protocol.receive(stdin, REFERENCE_JOB)
-        if job is None:
-            raise ProtocolError("expected a reference job")
-        result = _reference(job["env_id"], job["total"], job.get("source"))
-        protocol.send(out, "result", **asdict(result))
-    except BaseException as exc:  # noqa: BLE001 - report one line to the parent
-        protocol.send(out, "failed", reason=describe_exception(exc, 300))
-    return 0
-
-
-def _reference(env_id: str, total: int, source: str | None) -> Any:
-    import numpy as np
-    import torch
-
-    from lesr_local.bench.td3_reference import run_reference
-    from lesr_local.rl.device import configure_threads, threads_per_worker
-    from lesr_local.rl.sandboxing import enter_training_sandbox
-    from lesr_local.rl.trainer import TrainSpec
-    from lesr_local.sandbox.restricted import load_candidate
-
-    # One thread per usable core: torch's own default, and what a single one of our workers gets,
-    # so for one worker the ratio measures the code, not the thread policy.
-    configure_threads(threads_per_worker())
-    td3, evaluation = bench_configs()
-    # The reference steps torch.optim.Adam, whose first step imports torch._dynamo, which wants a
-    # writable temp dir: do that before the sandbox makes the file system read-only.
-    probe = torch.zeros(2, requires_grad=True)
-    probe.sum().backward()
-    torch.optim.Adam([probe], lr=1e-3).step()
-    enter_training_sandbox(TrainSpec(env_id=env_id, steps=1_000_000))
-    revise, intrinsic = (lambda s: s), (lambda fs: 0.0)
-    if source is not None:
-        funcs = load_candidate(source)
-        revise = lambda s: np.asarray(funcs.revise_state(s), dtype=np.float64)  # noqa: E731
-        intrinsic = lambda fs: float(funcs.intrinsic_reward(fs))  # noqa: E731
-    return run_reference(env_id, total, 0, td3, evaluation, revise, intrinsic)

@@ -20,6 +20,7 @@ import numpy as np
 from lesr_local.candidates.policy import check_policy
 from lesr_local.candidates.semantics import DEFAULT_CALL_BUDGET_MS, CheckResult, semantic_check
 from lesr_local.candidates.worker import CHECK_SCHEMA
+from lesr_local.envs.check_states import spread_states
 from lesr_local.errors import LesrError
 from lesr_local.sandbox.limits import SandboxLimits
 from lesr_local.sandbox.protocol import ProtocolError
@@ -45,7 +46,6 @@ def check_candidate(source: str, env_id: str, env_spec: str | None = None, *,
 @functools.lru_cache(maxsize=8)
 def _cached_states(env_id: str, env_spec: str | None, n: int, seed: int) -> np.ndarray:
     # gymnasium: imported only when states are needed
-    from lesr_local.envs.check_states import spread_states
 
     states, _ = spread_states(env_id, n, seed=seed, env_spec=env_spec)
     states = np.asarray(states, dtype=np.float64)

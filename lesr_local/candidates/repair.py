@@ -16,6 +16,7 @@ from typing import Any
 from lesr_local.candidates.extract import extract_code
 from lesr_local.candidates.prompts import CANDIDATE_CODE_PREFIX, SYSTEM_PROMPT, EnvLike, repair_prompt
 from lesr_local.candidates.semantics import CheckResult
+from lesr_local.llm.prompting import render_prompt
 
 GRAMMAR_CODE_PREFIX = "```python\n"  # the fence alone: the grammar (or a chat model) writes the imports
 CODE_STOP = "```\n"  # free-form generation stops at a closing fence (not at an opening "```python")
@@ -81,8 +82,7 @@ def sample_valid_candidate(
     `fits(rendered_prompt)`: whether a prompt leaves room for the reply in the context window; a
     repair prompt that would not fit leaves the rejected code out (the reason stays).
     """
-    if render is None:
-        from lesr_local.llm.prompting import render_prompt as render
+    render = render_prompt if render is None else render
     model = model if model is not None else getattr(client, "model", None)
     prefix = code_prefix(params, model)
     history: list[Attempt] = []

@@ -30,8 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from, print_json
+    from lesr_local.commands.common import home_from
     from lesr_local.errors import BadInput
+    from lesr_local.output import print_json
     from lesr_local.search.ablation import ablation_report, parse_variants, plan_ablation, run_ablation
     from lesr_local.search.executors import LocalProcessExecutor, default_workers
     from lesr_local.store import Store

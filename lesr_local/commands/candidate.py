@@ -51,8 +51,8 @@ def _check(args: argparse.Namespace) -> int:
     from lesr_local.candidates.checks import check_candidate
     from lesr_local.candidates.extract import drop_main_block
     from lesr_local.candidates.semantics import DEFAULT_CALL_BUDGET_MS
-    from lesr_local.commands.common import print_json
     from lesr_local.envs import get_env_info
+    from lesr_local.output import print_json
 
     source = drop_main_block(read_candidate_file(args.file))  # a demo under __main__ never runs on import
     budget = args.budget_ms if args.budget_ms is not None else DEFAULT_CALL_BUDGET_MS

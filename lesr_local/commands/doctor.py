@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import print_json
+    from lesr_local.output import print_json
 
     checks = [
         _check_llama(), _check_models(run=not args.no_llm_run), _check_torch(), _check_mujoco(),

@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import print_json
     from lesr_local.envs.catalogue import list_envs
+    from lesr_local.output import print_json
 
     infos = list_envs()
     others: list[str] = []
@@ -60,9 +60,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import print_json
     from lesr_local.envs.catalogue import get_env_info
     from lesr_local.errors import BadInput
+    from lesr_local.output import print_json
 
     if not args.env_id and not args.env_spec:
         raise BadInput("lesr envs show needs an env ID or --env-spec FILE")

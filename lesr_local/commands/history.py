@@ -42,7 +42,8 @@ def _handle(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from lesr_local.commands.common import home_from, print_json
+    from lesr_local.commands.common import home_from
+    from lesr_local.output import print_json
     from lesr_local.search.headline import headline_text
     from lesr_local.store import Store
 

@@ -40,8 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import print_json
     from lesr_local.llm.discovery import discover_models, scan_models
+    from lesr_local.output import print_json
 
     models = discover_models()
     if args.json:
@@ -70,8 +70,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import print_json
     from lesr_local.llm.discovery import load_model_info, model_name
+    from lesr_local.output import print_json
     from lesr_local.workspace import project_models_dir, user_models_dir
 
     source = Path(args.file).expanduser()
@@ -123,9 +123,9 @@ def _install(source: Path, target: Path, link: bool) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import print_json
     from lesr_local.llm import bundled
     from lesr_local.llm.discovery import load_model_info
+    from lesr_local.output import print_json
 
     was_ready = bundled.is_prepared() and not args.force
     path = bundled.prepare_bundled(force=args.force)

@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from, print_json
+    from lesr_local.commands.common import home_from
+    from lesr_local.output import print_json
     from lesr_local.render.video import check_video_path, render_policy_video
     from lesr_local.render.worker import RenderError
 

@@ -65,7 +65,8 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any]:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from, print_json
+    from lesr_local.commands.common import home_from
+    from lesr_local.output import print_json
     from lesr_local.store import Store
 
     with Store(home_from(args)) as store:

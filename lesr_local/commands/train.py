@@ -43,10 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from, print_json
+    from lesr_local.commands.common import home_from
     from lesr_local.config import preset
     from lesr_local.core_slots import claim_cores, threads_for
     from lesr_local.errors import BadInput, Interrupted, RunFailed
+    from lesr_local.output import print_json
     from lesr_local.procs import cpu_count
     from lesr_local.rl.action_space import require_continuous
     from lesr_local.rl.algos import check_algo

@@ -1,7 +1,6 @@
 """GBNF grammars that force a reply into the candidate module shape.
 
 The shape (what lesr_local.candidates checks):
-
     import numpy as np
     import math
 
@@ -25,6 +24,7 @@ number of live parse stacks, so the rules are few, mostly deterministic, and lig
 
 from __future__ import annotations
 
+from lesr_local.errors import BadInput
 from lesr_local.llm.discovery import ModelInfo, is_small_or_base
 
 MAX_EXTRA_FEATURES = 4
@@ -131,6 +131,5 @@ def use_grammar(mode: str, model: ModelInfo) -> bool:
         return False
     if mode == "auto":
         return is_small_or_base(model)
-    from lesr_local.errors import BadInput
 
     raise BadInput(f"--constrain must be auto, on or off, got {mode!r}")

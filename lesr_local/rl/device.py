@@ -7,6 +7,7 @@ import contextlib
 import torch
 
 from lesr_local.errors import BadInput
+from lesr_local.procs import cpu_count
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -34,7 +35,6 @@ def threads_per_worker(requested: int = 0, concurrent: int = 1) -> int:
     faster with 2 threads than with 1, as long as idle OpenMP threads may spin briefly between
     parallel regions (see rl.worker.THREAD_ENV); two workers do best with one thread each.
     """
-    from lesr_local.procs import cpu_count
 
     if requested > 0:
         return requested

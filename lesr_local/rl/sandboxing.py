@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import psutil
 import torch
 
+from lesr_local.config import TD3Config
+from lesr_local.envs.make import make_env
+from lesr_local.rl.buffer import Batch
+from lesr_local.rl.device import resolve_device
 from lesr_local.rl.spec import TrainSpec, buffer_rows
+from lesr_local.rl.td3 import TD3
 from lesr_local.sandbox.limits import SandboxLimits, SandboxReport, apply_limits
 
 HEADROOM_MB = 6144  # virtual memory for envs, evaluation, checkpoints and torch's allocator
@@ -16,11 +22,7 @@ def warm_up_torch(device: torch.device) -> None:
     TD3 updates of a tiny agent, so the actor step too) before the limits make lazy imports and
     allocations fail. On a GPU this also creates the CUDA context and the BLAS handles, whose large
     virtual reservations then count as already mapped in `training_limits`."""
-    import numpy as np
 
-    from lesr_local.config import TD3Config
-    from lesr_local.rl.buffer import Batch
-    from lesr_local.rl.td3 import TD3
 
     agent = TD3(3, 2, -np.ones(2), np.ones(2), TD3Config(hidden_sizes=(8, 8)), device)
     batch = Batch(obs=torch.randn(4, 3, device=device), act=torch.rand(4, 2, device=device),
@@ -51,14 +53,11 @@ def training_limits(spec: TrainSpec) -> SandboxLimits:
 def preload_env(spec: TrainSpec) -> None:
     """Build one env first: importing gymnasium's MuJoCo envs probes GLFW in a subprocess, which
     the sandbox forbids, and registers the env families that make_env needs later."""
-    from lesr_local.envs.make import make_env
 
     make_env(spec.env_id, env_spec=spec.env_spec).close()
 
 
 def enter_training_sandbox(spec: TrainSpec) -> SandboxReport:
-    from lesr_local.rl.device import resolve_device
-
     warm_up_torch(resolve_device(spec.device))
     preload_env(spec)
     return apply_limits(training_limits(spec))

@@ -32,6 +32,8 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from lesr_local.config import TD3Config
+from lesr_local.envs.make import make_env
 from lesr_local.errors import BadInput
 from lesr_local.rl.algos import CONTINUOUS_ONLY, PPO_BATCH, SB3_TD3, ppo_rollout_steps
 from lesr_local.rl.checkpoint import CHECKPOINT, POLICY, LocalFiles, TrainingFiles
@@ -80,8 +82,6 @@ def warm_up(spec: TrainSpec) -> None:
     """A few steps of a tiny model of this algo on the real env, before the sandbox walls go up:
     torch.optim's first optimizer imports torch._dynamo, which needs a temporary directory, and
     SB3 imports parts of itself lazily. The trainer seeds every RNG afterwards."""
-    from lesr_local.config import TD3Config
-    from lesr_local.envs.make import make_env
 
     tiny = TrainSpec(env_id=spec.env_id, steps=64, algo=spec.algo, env_spec=spec.env_spec,
                      td3=TD3Config(hidden_sizes=(8, 8), start_steps=8, batch_size=8))
@@ -97,8 +97,6 @@ def warm_up(spec: TrainSpec) -> None:
 class SB3Trainer:
     def __init__(self, spec: TrainSpec, features: Features, on_progress: ProgressFn | None = None,
                  files: TrainingFiles | None = None) -> None:
-        from lesr_local.envs.make import make_env
-
         self.spec = spec
         self.files = files if files is not None else LocalFiles(spec.checkpoint_dir, spec.policy_path)
         if spec.threads > 0:

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from lesr_local.envs.catalogue import get_env_info
+from lesr_local.envs.make import make_env
 from lesr_local.rl.buffer import ReplayBuffer
 from lesr_local.rl.checkpoint import CHECKPOINT, POLICY, LocalFiles, TrainingFiles
 from lesr_local.rl.device import configure_threads, resolve_device
@@ -53,8 +55,6 @@ def eval_episodes(spec: TrainSpec, metric: str) -> int:
 
 
 def env_metric(env_id: str, env_spec: str | None) -> str:
-    from lesr_local.envs.catalogue import get_env_info
-
     try:
         return get_env_info(env_id, env_spec).metric
     except Exception:  # noqa: BLE001 - an uncatalogued env that cannot be described: plain returns
@@ -81,8 +81,6 @@ class Trainer:
         self, spec: TrainSpec, features: Features, on_progress: ProgressFn | None = None,
         files: TrainingFiles | None = None,
     ) -> None:
-        from lesr_local.envs.make import make_env
-
         if spec.shaping not in SHAPINGS or spec.observation not in OBSERVATIONS:
             raise ValueError(f"unknown shaping {spec.shaping!r} or observation {spec.observation!r}")
         self.spec = spec

@@ -1,4 +1,5 @@
-"""A training in a sandboxed worker process, and the engine's side of it.
+"""A training in a sandboxed worker process: the engine's side (the worker's body is
+`rl/training_process.py`, imported only inside the worker, so the engine stays free of torch).
 
 `run_training` starts `sandbox.entry train` (new namespaces, no capabilities), sends it the job as
 JSON (and the checkpoint to resume from, streamed in chunks), then reads its messages through the
@@ -15,15 +16,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import resource
 import threading
 import time
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, BinaryIO
 
-from lesr_local.errors import describe_exception, one_line
+from lesr_local.errors import one_line
 from lesr_local.rl.checkpoint import CHECKPOINT, POLICY, checkpoint_path, has_checkpoint
 from lesr_local.rl.spec import (
     TrainProgress,
@@ -31,10 +30,8 @@ from lesr_local.rl.spec import (
     TrainSpec,
     buffer_rows,
     failed_result,
-    spec_from_json,
     spec_to_json,
 )
-from lesr_local.sandbox import protocol
 from lesr_local.sandbox.protocol import (
     BOOL,
     DICT,
@@ -54,10 +51,7 @@ from lesr_local.sandbox.supervisor import (
     FileReceiver,
     Worker,
     WorkerEnded,
-    receive_file,
-    send_file_chunks,
 )
-from lesr_local.sandbox.tensorfile import TensorFile, TensorFileError, unpack
 
 DEFAULT_HANG_SECONDS = 300.0  # no message from the worker for this long => hung
 POLICY_MAX_BYTES = 256 * 2**20
@@ -248,104 +242,6 @@ def _progress_from(message: Message) -> TrainProgress:
             raise ProtocolError("training worker sent a malformed evaluation")
         fields["evaluation"] = (int(evaluation[0]), float(evaluation[1]))
     return TrainProgress(**fields)
-
-
-# -- the child ---------------------------------------------------------------------------------
-
-
-class StreamedFiles:
-    """The worker's `TrainingFiles`: checkpoints and the policy go to the parent, by kind only."""
-
-    def __init__(self, out: IO[bytes], checkpoint: bytearray | None, wants_checkpoints: bool,
-                 wants_policy: bool) -> None:
-        self.out = out
-        self._checkpoint = checkpoint
-        self.wants_checkpoints = wants_checkpoints
-        self.wants_policy = wants_policy
-
-    def load_checkpoint(self) -> dict[str, Any] | None:
-        if self._checkpoint is None:
-            return None
-        data, self._checkpoint = self._checkpoint, None
-        try:
-            return unpack(data)
-        except TensorFileError:
-            return None  # unreadable: start afresh, as for a checkpoint of another layout
-
-    def save(self, kind: str, file: TensorFile) -> None:
-        send_file_chunks(self.out, kind, file.chunks(), file.size)
-
-
-def serve_stream(stdin: BinaryIO, out: IO[bytes]) -> int:
-    """The training worker (started by `sandbox.entry`): read the job, train, report."""
-    try:
-        job, checkpoint = _read_job(stdin)
-        spec = spec_from_json(job["spec"])
-    except (ProtocolError, ValueError, TypeError) as exc:
-        _send(out, "failed", reason=f"training worker could not read its job: {exc}")
-        return 1
-    try:
-        _train_in_sandbox(spec, int(job["concurrent"]), out,
-                          StreamedFiles(out, checkpoint, job["wants_checkpoints"], job["wants_policy"]))
-    except MemoryError:
-        _send(out, "failed", reason="training worker ran out of memory (sandbox limit)")
-    except BaseException as exc:  # noqa: BLE001 - the parent must always get a one-line reason
-        _send(out, "failed", reason=f"training worker error: {describe_exception(exc, 300)}")
-    return 0
-
-
-def _read_job(stdin: BinaryIO) -> tuple[Message, bytearray | None]:
-    job = protocol.receive(stdin, JOB_SCHEMA)
-    if job is None or job.type != "job":
-        raise ProtocolError("expected a job")
-    checkpoint: bytearray | None = None
-    message = protocol.receive(stdin, JOB_SCHEMA)
-    if message is not None and message.type == "file_begin":
-        checkpoint = receive_file(stdin, JOB_SCHEMA, message)
-        message = protocol.receive(stdin, JOB_SCHEMA)
-    if message is None or message.type != "start":
-        raise ProtocolError("expected start")
-    return job, checkpoint
-
-
-def _send(out: IO[bytes], type_: str, **fields: Any) -> None:
-    with contextlib.suppress(OSError):  # the parent is gone: nothing to report to
-        protocol.send(out, type_, **fields)
-
-
-def _train_in_sandbox(spec: TrainSpec, concurrent: int, out: IO[bytes], files: StreamedFiles) -> None:
-    # torch and gymnasium load here, in the worker only: the engine imports this module for
-    # run_training and stays free of torch.
-    from lesr_local.rl.device import configure_threads, threads_per_worker
-    from lesr_local.rl.features import Features, RuntimeChecks
-    from lesr_local.rl.sandboxing import enter_training_sandbox
-    from lesr_local.rl.trainer import train
-    from lesr_local.sandbox.restricted import CandidateRejected, load_candidate
-
-    configure_threads(threads_per_worker(spec.threads, concurrent))
-    if spec.algo != "td3":  # stable-baselines3 loads and runs once before the sandbox walls go up
-        from lesr_local.rl.sb3_trainer import train_sb3 as train  # noqa: F811
-        from lesr_local.rl.sb3_trainer import warm_up
-
-        warm_up(spec)
-    report = enter_training_sandbox(spec)
-    _send(out, "walls", report=report.to_json())
-    checks = RuntimeChecks() if spec.runtime_checks else None
-    features = Features(checks=checks)
-    if spec.candidate_source is not None:
-        try:
-            functions = load_candidate(spec.candidate_source)
-        except CandidateRejected as exc:
-            _send(out, "failed", reason=f"candidate rejected: {exc}")
-            return
-        features = Features(functions.revise_state, functions.intrinsic_reward, checks=checks)
-
-    def emit(progress: TrainProgress) -> None:
-        _send(out, "progress", **dataclasses.asdict(progress))
-
-    result = train(spec, features, emit, files=files)
-    result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    _send(out, "result", **dataclasses.asdict(result))
 
 
 def training_env() -> dict[str, str]:

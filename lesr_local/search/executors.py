@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from lesr_local.errors import BadInput, describe_exception
 from lesr_local.procs import cpu_count as usable_cores
+from lesr_local.rl.spec import failed_result
+from lesr_local.rl.worker import run_training
 
 if TYPE_CHECKING:
     from lesr_local.config import RunConfig
@@ -59,7 +61,7 @@ def check_executor(config: RunConfig) -> None:
         return
     if not ray_installed():
         raise BadInput("--executor ray needs Ray, which is not installed: pip install 'lesr-local[ray]'")
-    from lesr_local.search import ray_executor
+    from lesr_local.search import ray_executor  # imports Ray: only for a Ray run
 
     address = ray_executor.resolve_address(config.ray_address)
     if address != ray_executor.LOCAL:
@@ -97,9 +99,6 @@ class LocalProcessExecutor:
 def _train(spec: TrainSpec, on_progress: ProgressCallback | None, cancel: threading.Event | None,
            on_start: StartCallback | None, on_pid: PidCallback | None = None,
            on_node: NodeCallback | None = None) -> TrainResult:
-    from lesr_local.rl.spec import failed_result
-    from lesr_local.rl.worker import run_training
-
     started = time.monotonic()
     try:
         if cancel is not None and cancel.is_set():

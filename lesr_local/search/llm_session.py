@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from lesr_local.llm.client import Generation, LLMClient
 from lesr_local.search import events as ev
 from lesr_local.store import Store
 
@@ -37,8 +38,6 @@ class LLMSession:
 
     def client(self) -> LLMClient:
         if self._client is None:
-            from lesr_local.llm.client import LLMClient
-
             client = (self._client_factory or LLMClient)(self.model, n_ctx=self._n_ctx)
             client.start()
             self._client = client
@@ -59,8 +58,6 @@ class LLMSession:
 
     def generate(self, call_key: str, *, purpose: str, iteration: int, sample: int, attempt: int,
                  prompt: str, params: GenerationParams) -> Generation:
-        from lesr_local.llm.client import Generation
-
         done = self.store.find_llm_call(self.run_id, call_key)
         if done is not None:
             return Generation(

@@ -14,6 +14,7 @@ from lesr_local.candidates.constrain_rule import PROBE_SAMPLES, decide_constrain
 from lesr_local.candidates.prompts import (
     CANDIDATE_CODE_PREFIX,
     SYSTEM_PROMPT,
+    CandidateFeedback,
     feedback_prompt,
     focus_dims,
     focus_prompt,
@@ -21,6 +22,7 @@ from lesr_local.candidates.prompts import (
     iteration_prompt,
 )
 from lesr_local.candidates.repair import sample_valid_candidate
+from lesr_local.candidates.semantics import CheckResult
 from lesr_local.config import RunConfig
 from lesr_local.llm.client import GenerationParams
 from lesr_local.llm.grammar import candidate_grammar
@@ -50,7 +52,6 @@ class CandidateSampler:
     # -- prompts -----------------------------------------------------------------------------
 
     def iteration_prompt(self, it: int, history: list[CandidateRecord], analysis: str | None) -> tuple[str, list[str]]:
-
         if it == 0 or not history:
             return initial_prompt(self.env), []
 
@@ -67,7 +68,6 @@ class CandidateSampler:
 
     def _params(self, max_tokens: int, grammar: bool, seed_offset: int,
                 focus: tuple[int, int] | None = None) -> Any:
-
         cfg = self.config.llm
         grammar_text = self._grammar_text(focus) if grammar else None
         return GenerationParams(
@@ -78,13 +78,11 @@ class CandidateSampler:
         )
 
     def _grammar_text(self, focus: tuple[int, int] | None = None) -> str | None:
-
         if self._grammar is None:
             self._grammar = self._decide_constrain()
         return candidate_grammar(self.env.state_dim, focus=focus) if self._grammar else None
 
     def _decide_constrain(self) -> bool:
-
         model = self.session.model
 
         def announce() -> None:
@@ -203,8 +201,6 @@ class CandidateSampler:
 
 
 def feedback(cand: CandidateRecord) -> Any:
-    from lesr_local.candidates.prompts import CandidateFeedback
-
     return CandidateFeedback(
         candidate_id=cand.candidate_id, iteration=cand.iteration or 0, code=cand.code or "", score=cand.score,
         lipschitz=cand.lipschitz, status=cand.status, reason=cand.reason, stopped_at_step=cand.stopped_at_step,
@@ -212,8 +208,6 @@ def feedback(cand: CandidateRecord) -> Any:
 
 
 def _check_result(parsed: dict[str, Any]) -> CheckResult:
-    from lesr_local.candidates.semantics import CheckResult
-
     return CheckResult(
         valid=bool(parsed.get("valid")), reason=parsed.get("reason"), state_dim=int(parsed.get("state_dim") or 0),
         feature_dim=parsed.get("feature_dim"), extra_dims=parsed.get("extra_dims"),

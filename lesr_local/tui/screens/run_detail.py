@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from lesr_local.errors import LesrError
+from lesr_local.search.ablation import ablation_report
 from lesr_local.search.headline import headline_text, run_headline
 from lesr_local.tui.format import fmt_delta, fmt_duration, fmt_mean_std, fmt_score, fmt_time, status_text
 from lesr_local.tui.services import AppServices
@@ -175,7 +176,6 @@ class RunDetailScreen(Screen[None]):
 def ablation_text(records: list[Any]) -> Text:
     """`lesr ablate` results: per variant the seeds' scores, mean ± std, IQM and the paired
     difference from raw with its 95% interval."""
-    from lesr_local.search.ablation import ablation_report
 
     reports = ablation_report(records)
     if not reports:
