@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +44,25 @@ def run_lesr(
 @pytest.fixture
 def lesr():
     return run_lesr
+
+
+def spawn_lesr(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start the real `lesr` CLI in the background, in its own session (so a test can kill it all)."""
+    full_env = dict(env if env is not None else os.environ, LESR_HOME=str(home))
+    full_env.setdefault("MUJOCO_GL", "egl")
+    return subprocess.Popen([sys.executable, "-m", "lesr_local", *args], env=full_env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def wait_for(what: str, check: Callable[[], Any], proc: subprocess.Popen[str], timeout: float = 300,
+             poll: float = 0.5) -> Any:
+    """Poll `check()` until it returns something truthy; fail if `proc` ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended (rc {proc.returncode}) before {what}: {proc.stderr.read()[-3000:]}")
+        value = check()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -13,17 +13,7 @@ from lesr_local.config import preset, with_overrides
 from lesr_local.errors import BadInput
 from lesr_local.search.ablation import DEFAULT_VARIANTS, parse_variants, variant_settings
 from lesr_local.store import Store, new_run_id
-
-CODE = """import numpy as np
-import math
-
-def revise_state(s):
-    f1 = s[1] * s[3]
-    return np.concatenate([s, np.array([f1])])
-
-def intrinsic_reward(updated_s):
-    return float(-abs(updated_s[4]))
-"""
+from tests.helpers_runs import PENDULUM_CANDIDATE as CODE
 
 
 def test_variant_settings_and_parsing() -> None:

@@ -16,17 +16,7 @@ from lesr_local.search import events as ev
 from lesr_local.search.reporter import HeadlessReporter
 from lesr_local.search.summary import build_summary
 from lesr_local.store import Store, new_run_id
-
-CODE = """import numpy as np
-import math
-
-def revise_state(s):
-    f1 = s[1] * s[3]
-    return np.concatenate([s, np.array([f1])])
-
-def intrinsic_reward(updated_s):
-    return float(-abs(updated_s[4]))
-"""
+from tests.helpers_runs import PENDULUM_CANDIDATE as CODE
 
 
 def _finished_run(home: Path, *, final: bool = True) -> str:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +18,7 @@ import pytest
 
 from lesr_local.rl.checkpoint import has_checkpoint
 from lesr_local.store import CandidateRecord, Store
-from tests.conftest import run_lesr
+from tests.conftest import run_lesr, spawn_lesr, wait_for
 from tests.helpers_ray import RayCluster, free_port
 
 # One search candidate, a raw-state control and one final seed each; search trainings long enough
@@ -46,24 +44,6 @@ def _runs(home: Path) -> list[Any]:
         return []
     with Store(home) as store:
         return store.list_runs()
-
-
-def _spawn(home: Path, cluster: RayCluster, *args: str) -> subprocess.Popen[str]:
-    env = dict(cluster.env(), LESR_HOME=str(home))
-    return subprocess.Popen([sys.executable, "-m", "lesr_local", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-
-
-def _wait_for(what: str, check: Callable[[], Any], proc: subprocess.Popen[str], timeout: float = 400) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended (rc {proc.returncode}) before {what}: {proc.stderr.read()[-3000:]}")
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _training_with_checkpoint(home: Path, min_steps: int) -> Callable[[], CandidateRecord | None]:
@@ -155,9 +135,9 @@ def test_doctor_lists_the_cluster_nodes(home: Path, cluster: RayCluster) -> None
 
 @pytest.mark.slow
 def test_run_survives_killed_ray_workers_and_continues_from_the_checkpoint(home: Path, cluster: RayCluster) -> None:
-    proc = _spawn(home, cluster, *RUN, "--executor", "ray", "--ray-address", cluster.address)
+    proc = spawn_lesr(home, *RUN, "--executor", "ray", "--ray-address", cluster.address, env=cluster.env())
     try:
-        victim = _wait_for("a training with a checkpoint", _training_with_checkpoint(home, 1500), proc)
+        victim = wait_for("a training with a checkpoint", _training_with_checkpoint(home, 1500), proc, timeout=400)
         relay = psutil.Process(victim.worker_pid).ppid()  # the Ray worker process running the task
         node = _node_of(cluster, relay)
         workers = node.ray_workers()
@@ -187,9 +167,9 @@ def test_run_survives_killed_ray_workers_and_continues_from_the_checkpoint(home:
 @pytest.mark.slow
 def test_cancel_stops_tasks_and_children_then_the_run_resumes_on_the_local_executor(
         home: Path, cluster: RayCluster) -> None:
-    proc = _spawn(home, cluster, *RUN, "--executor", "ray", "--ray-address", cluster.address)
+    proc = spawn_lesr(home, *RUN, "--executor", "ray", "--ray-address", cluster.address, env=cluster.env())
     try:
-        running = _wait_for("a training with a checkpoint", _training_with_checkpoint(home, 1000), proc)
+        running = wait_for("a training with a checkpoint", _training_with_checkpoint(home, 1000), proc, timeout=400)
         assert _training_children(cluster)
         proc.send_signal(signal.SIGINT)  # what Ctrl-C (and the TUI's `c`) does: set the cancel event
         _, err = proc.communicate(timeout=120)

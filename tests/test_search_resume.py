@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,27 +14,9 @@ import psutil
 import pytest
 
 from lesr_local.store import Store
-from tests.conftest import run_lesr
+from tests.conftest import run_lesr, spawn_lesr, wait_for
 
 SMALL = ["--env", "InvertedPendulum-v5", "--preset", "smoke", "--headless"]
-
-
-def _spawn(home: Path, *args: str) -> subprocess.Popen[str]:
-    env = dict(os.environ, LESR_HOME=str(home), MUJOCO_GL="egl")
-    return subprocess.Popen([sys.executable, "-m", "lesr_local", "run", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-
-
-def _wait_for(what: str, check: Callable[[], Any], proc: subprocess.Popen[str], timeout: float = 300) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended (rc {proc.returncode}) before {what}: {proc.stderr.read()[-2000:]}")
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _snapshot(home: Path) -> tuple[str, dict[str, Any], list[Any]] | None:
@@ -70,7 +49,7 @@ def test_killed_worker_then_sigkill_and_resume(home: Path) -> None:
     """A killed training marks its candidate failed and the run goes on; after a SIGKILL of the whole
     run, `--resume` keeps every finished candidate and LLM exchange and completes the run."""
     # One worker: exactly one training process at a time, so the victim is known.
-    proc = _spawn(home, *SMALL, "--samples", "1", "--seeds", "1", "--workers", "1", "--steps", "2000", "--json")
+    proc = spawn_lesr(home, "run", *SMALL, "--samples", "1", "--seeds", "1", "--workers", "1", "--steps", "2000", "--json")
     try:
         # 1. kill one search candidate's training worker while it trains
         def search_training() -> Any:
@@ -85,7 +64,7 @@ def test_killed_worker_then_sigkill_and_resume(home: Path) -> None:
                     return running[0].candidate_id, workers[0]
             return None
 
-        victim_id, worker = _wait_for("a search candidate training alone", search_training, proc)
+        victim_id, worker = wait_for("a search candidate training alone", search_training, proc)
         worker.kill()
 
         def victim_failed() -> Any:
@@ -93,7 +72,7 @@ def test_killed_worker_then_sigkill_and_resume(home: Path) -> None:
             cand = snap[1].get(victim_id) if snap else None
             return cand if cand is not None and cand.status == "failed" else None
 
-        failed = _wait_for("the killed candidate marked failed", victim_failed, proc, timeout=60)
+        failed = wait_for("the killed candidate marked failed", victim_failed, proc, timeout=60)
         assert "SIGKILL" in failed.reason
 
         # 2. wait until iteration 2 has started and something more finished, then kill everything
@@ -105,7 +84,7 @@ def test_killed_worker_then_sigkill_and_resume(home: Path) -> None:
             done = [c for c in cands.values() if c.kind == "search" and c.status == "finished"]
             return snap if done and any(c.call_key.startswith("i1-") for c in calls) else None
 
-        _wait_for("iteration 2 under way", progressed, proc)
+        wait_for("iteration 2 under way", progressed, proc)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
     finally:
@@ -139,7 +118,7 @@ def test_killed_worker_then_sigkill_and_resume(home: Path) -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_saves_state_and_exits_130(home: Path) -> None:
-    proc = _spawn(home, *SMALL)
+    proc = spawn_lesr(home, "run", *SMALL)
     try:
         # The candidate is marked running just before its worker process is spawned, so wait for
         # both: a running row and a live training process under the run.
@@ -149,7 +128,7 @@ def test_ctrl_c_saves_state_and_exits_130(home: Path) -> None:
                 return None
             return _training_workers(proc.pid) and psutil.Process(proc.pid).children(recursive=True)
 
-        helpers = _wait_for("a training running", training, proc)
+        helpers = wait_for("a training running", training, proc)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
