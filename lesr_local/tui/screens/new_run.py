@@ -290,14 +290,17 @@ class NewRunScreen(Screen[None]):
 
     @on(OptionList.OptionHighlighted, "#model-list")
     def _model_highlighted(self, message: OptionList.OptionHighlighted) -> None:
-        if message.option.id is not None and self.models:
-            self.model_index = int(message.option.id)
-            self._show_model(self.model_index)
+        self._pick_model(message.option.id)
 
     @on(OptionList.OptionSelected, "#model-list")
     def _model_selected(self, message: OptionList.OptionSelected) -> None:
-        self._model_highlighted(message)  # type: ignore[arg-type]
+        self._pick_model(message.option.id)
         self.action_tab("tab-settings")
+
+    def _pick_model(self, option_id: str | None) -> None:
+        if option_id is not None and self.models:
+            self.model_index = int(option_id)
+            self._show_model(self.model_index)
 
     def _show_model(self, index: int) -> None:
         model = self.models[index]

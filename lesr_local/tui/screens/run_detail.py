@@ -81,7 +81,7 @@ class RunDetailScreen(Screen[None]):
             with TabPane("Config", id="run-config"), VerticalScroll():
                 yield Static("", id="config-text")
             with TabPane("Transfer", id="run-transfer"):
-                yield TransferPanel(self.run_id, id="transfer-panel")
+                yield TransferPanel(self.services.store, self.run_id, id="transfer-panel")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -21,6 +21,7 @@ from lesr_local.rl.algos import TRANSFER_ALGOS
 from lesr_local.search.executors import LocalProcessExecutor, default_workers
 from lesr_local.search.transfer import plan_transfer, run_transfer
 from lesr_local.search.transfer_report import transfer_reports
+from lesr_local.store import Store
 
 
 def transfer_summary(report: dict[str, Any]) -> Text:
@@ -59,8 +60,9 @@ class TransferPanel(Vertical):
     TransferPanel #transfer-progress { margin: 0 1; }
     """
 
-    def __init__(self, run_id: str, **kwargs: Any) -> None:
+    def __init__(self, store: Store, run_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.store = store  # per-thread connections: the transfer's thread gets its own
         self.run_id = run_id
         self.cancel: threading.Event | None = None
         self.steps_seen: dict[tuple[str, int], int] = {}
@@ -85,7 +87,7 @@ class TransferPanel(Vertical):
         self.reload()
 
     def reload(self) -> None:
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.store
         try:
             reports = transfer_reports(store, self.run_id)
         except LesrError as exc:
@@ -125,7 +127,7 @@ class TransferPanel(Vertical):
         return int(value) if value else None
 
     def _run(self, algo: str, seeds: int | None, steps: int | None, cancel: threading.Event | None) -> None:
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.store
         try:
             plan = plan_transfer(store, self.run_id, algo, seeds, steps)
         except LesrError as exc:
