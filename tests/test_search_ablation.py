@@ -11,7 +11,7 @@ import pytest
 
 from lesr_local.config import preset, with_overrides
 from lesr_local.errors import BadInput
-from lesr_local.search.ablation import DEFAULT_VARIANTS, parse_variants, variant_settings
+from lesr_local.search.ablation import DEFAULT_VARIANTS, difference_text, parse_variants, variant_settings
 from lesr_local.store import Store, new_run_id
 from tests.helpers_runs import PENDULUM_CANDIDATE as CODE
 
@@ -133,3 +133,12 @@ def test_report_pairs_seeds_and_leaves_out_unfinished_ones() -> None:
     assert diff["relative"] == pytest.approx(5.0 / 20.0)
     low, high = diff["ci95"]
     assert 4.0 <= low <= 5.0 <= high <= 6.0
+
+
+def test_difference_text_shows_both_intervals_and_survives_one_seed() -> None:
+    three = {"mean_difference": 5.0, "ci95": [1.0, 9.0], "ci95_t": [-2.0, 12.0]}
+    assert difference_text(three) == ("+5.00 [+1.00, +9.00] t [-2.00, +12.00]", "no detectable difference")
+    assert difference_text({**three, "ci95_t": [0.5, 9.5]})[1] == "better"
+    # one paired seed: a difference, no interval
+    assert difference_text({"mean_difference": -3.0, "ci95": None, "ci95_t": None}) == (
+        "-3.00", "no detectable difference")

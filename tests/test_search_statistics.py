@@ -13,6 +13,7 @@ from lesr_local.search.statistics import (
     curve_auc,
     iqm,
     paired_bootstrap_ci,
+    paired_t_ci,
     relative_improvement,
     sample_std,
     verdict_label,
@@ -69,6 +70,35 @@ def test_verdict_thresholds() -> None:
     assert verdict_label((0.0, 2.0)) == "no detectable difference"  # touching 0 is not above it
     assert verdict_label((-1.0, 1.0)) == "no detectable difference"
     assert verdict_label(None) == "no detectable difference"
+    # with two intervals, both must exclude 0 on the same side
+    assert verdict_label((0.1, 2.0), (-5.0, 7.0)) == "no detectable difference"
+    assert verdict_label((0.1, 2.0), (0.05, 3.0)) == "better"
+    assert verdict_label((-2.0, -0.1), None) == "no detectable difference"
+
+
+def test_paired_t_interval_on_known_samples() -> None:
+    # [1, 3]: mean 2, s = sqrt(2), standard error 1, t(0.975, 1) = 12.706
+    low, high = paired_t_ci([1.0, 3.0])
+    assert (low, high) == (pytest.approx(2.0 - 12.706), pytest.approx(2.0 + 12.706))
+    # [2, 4, 6]: mean 4, s = 2, standard error 2 / sqrt(3), t(0.975, 2) = 4.303
+    low, high = paired_t_ci([2.0, 4.0, 6.0])
+    assert high - 4.0 == pytest.approx(4.303 * 2.0 / math.sqrt(3.0))
+    assert paired_t_ci([4.0]) is None
+    # past the table the series is close to the exact quantiles (2.0395 at 31 df, 1.9840 at 100)
+    d31 = [0.0, 2.0] * 16
+    half31 = paired_t_ci(d31)[1] - 1.0
+    assert half31 / (math.sqrt(sum((x - 1.0) ** 2 for x in d31) / 31) / math.sqrt(32)) == pytest.approx(2.0395, abs=1e-3)
+
+
+def test_two_seeds_never_give_a_direction() -> None:
+    # Both differences positive: the percentile bootstrap is their range and excludes 0, but that
+    # happens half the time when nothing differs; the t interval keeps the verdict honest.
+    result = compare(_arm({1: 186.0 + 100.0, 2: 479.0 + 100.0}), _arm({1: 100.0, 2: 100.0}))
+    assert result.improvement_ci95 == [pytest.approx(186.0), pytest.approx(479.0)]
+    low, high = result.improvement_ci95_t
+    assert low < 0 < high
+    assert result.verdict == "no detectable difference"
+    assert "t interval" in result.sentence and "preliminary" in result.sentence
 
 
 def test_relative_improvement_only_away_from_zero() -> None:
@@ -97,8 +127,10 @@ def test_compare_pairs_seeds_and_reports_a_failed_one() -> None:
     assert result.baseline.mean == pytest.approx(5.0)
     assert result.improvement == pytest.approx(25.0)  # mean of the differences 6 and 44
     assert result.improvement_ci95 == [pytest.approx(6.0), pytest.approx(44.0)]
-    assert result.verdict == "better"
-    assert result.sentence.startswith("better")
+    # differences 6 and 44: s = 26.87, standard error 19, t(0.975, 1) = 12.706
+    assert result.improvement_ci95_t == [pytest.approx(25.0 - 12.706 * 19.0, rel=1e-3),
+                                         pytest.approx(25.0 + 12.706 * 19.0, rel=1e-3)]
+    assert result.verdict == "no detectable difference"  # two seeds cannot show a direction
     assert "2 paired seeds" in result.sentence and "preliminary" in result.sentence
     assert "1 seed failed in an arm and is excluded" in result.sentence
     final = result.final_dict()
@@ -117,8 +149,13 @@ def test_compare_five_seeds_no_difference_is_not_preliminary() -> None:
 
 
 def test_compare_worse_and_single_seed() -> None:
-    worse = compare(_arm({0: 1.0, 1: 2.0}), _arm({0: 5.0, 1: 7.0}))
+    worse = compare(_arm(dict(enumerate([1.0, 2.0, 1.0, 2.0, 1.0, 2.0]))),
+                    _arm(dict(enumerate([5.0, 7.0, 5.0, 6.0, 6.0, 7.0]))))
     assert worse.verdict == "worse" and worse.improvement == pytest.approx(-4.5)
+    assert worse.improvement_ci95_t[1] < 0 and worse.sentence.startswith("worse")
+    better = compare(_arm(dict(enumerate([5.0, 7.0, 5.0, 6.0, 6.0, 7.0]))),
+                     _arm(dict(enumerate([1.0, 2.0, 1.0, 2.0, 1.0, 2.0]))))
+    assert better.verdict == "better" and better.sentence.startswith("better")
     single = compare(_arm({0: 9.0}), _arm({0: 1.0}))
     assert single.improvement_ci95 is None and single.verdict == "no detectable difference"
     assert "too few for an interval" in single.sentence

@@ -78,9 +78,11 @@ def print_ablation(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from lesr_local.search.ablation import difference_text
+
     console = Console(width=None if sys.stdout.isatty() else 160)
     table = Table(title=f"ablation of {report['candidate_id']}: {report['steps']} steps, seeds {report['seeds']}")
-    for name in ("variant", "per seed", "mean ± std", "IQM", "Δ vs raw [95% CI]"):
+    for name in ("variant", "per seed", "mean ± std", "IQM", "Δ vs raw [bootstrap 95% CI] t [t 95% CI]"):
         table.add_column(name)
     diffs = {d["variant"]: d for d in report["differences_from_raw"]}
     for v in report["variants"]:
@@ -88,10 +90,6 @@ def print_ablation(report: dict[str, Any]) -> None:
         mean = "-" if v["mean"] is None else f"{v['mean']:.2f} ± {v['std']:.2f}"
         iqm = "-" if v["iqm"] is None else f"{v['iqm']:.2f}"
         d = diffs.get(v["variant"])
-        if d is None or d["mean_difference"] is None:
-            delta = "-" if v["variant"] != "raw" else "(reference)"
-        else:
-            low, high = d["ci95"]
-            delta = f"{d['mean_difference']:+.2f} [{low:+.2f}, {high:+.2f}]"
+        delta = difference_text(d)[0] if d is not None else "(reference)" if v["variant"] == "raw" else "-"
         table.add_row(v["variant"], seeds, mean, iqm, delta)
     console.print(table)

@@ -4,7 +4,8 @@ For the best search candidate of a run, every variant is trained on the same see
 
 - full: F and G with the run's shaping;
 - features_only: F as the observation, no intrinsic reward (w = 0);
-- reward_only: the raw state as the observation, G(F(s)) in the reward (F computed only for G);
+- reward_only: the raw state as the observation, the run's shaping of G(F(s')) in the reward (F computed
+  only for G);
 - potential: F and G with potential-based shaping;
 - additive: F and G with the paper's additive shaping (not in the default list: it lets a run made with
   potential shaping, the quick preset's default, be compared with additive in one ablation);
@@ -38,8 +39,10 @@ from lesr_local.search.statistics import (
     curve_auc,
     iqm,
     paired_bootstrap_ci,
+    paired_t_ci,
     relative_improvement,
     sample_std,
+    verdict_label,
 )
 from lesr_local.search.summary import best_search_candidate
 from lesr_local.store import AblationRecord, Store
@@ -222,6 +225,7 @@ def _one_set(candidate_id: str, steps: int, rows: list[AblationRecord]) -> dict[
         differences.append({
             "variant": entry["variant"], "seeds": [s for s, _ in pairs], "mean_difference": mean_diff,
             "ci95": _as_list(paired_bootstrap_ci(diffs)),
+            "ci95_t": _as_list(paired_t_ci(diffs)),  # Student's t: honest where seeds are few
             # relative to the raw arm's mean, under the run summary's rule (only where that mean is
             # clearly away from 0)
             "relative": None if mean_diff is None else relative_improvement(mean_diff, raw_arm),
@@ -229,6 +233,24 @@ def _one_set(candidate_id: str, steps: int, rows: list[AblationRecord]) -> dict[
     seeds = sorted({r.seed for r in rows})
     return {"candidate_id": candidate_id, "steps": steps, "seeds": seeds, "variants": variants,
             "differences_from_raw": differences}
+
+
+def difference_text(difference: dict[str, Any]) -> tuple[str, str]:
+    """`+12.30 [+1.00, +20.00] t [-5.00, +30.00]` for one variant's difference from raw, and its
+    direction under the final evaluation's rule (both intervals must exclude 0)."""
+    mean, boot, t = difference["mean_difference"], difference["ci95"], difference.get("ci95_t")
+    if mean is None:
+        return "-", "no detectable difference"
+    text = f"{mean:+.2f}"
+    if boot is not None:
+        text += f" [{boot[0]:+.2f}, {boot[1]:+.2f}]"
+    if t is not None:
+        text += f" t [{t[0]:+.2f}, {t[1]:+.2f}]"
+    return text, verdict_label(_as_tuple(boot), _as_tuple(t))
+
+
+def _as_tuple(interval: list[float] | None) -> tuple[float, float] | None:
+    return None if interval is None else (interval[0], interval[1])
 
 
 def _as_list(interval: tuple[float, float] | None) -> list[float] | None:

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from lesr_local.errors import LesrError
-from lesr_local.search.ablation import ablation_report
+from lesr_local.search.ablation import ablation_report, difference_text
 from lesr_local.search.headline import headline_text, run_headline
 from lesr_local.tui.format import fmt_delta, fmt_duration, fmt_mean_std, fmt_score, fmt_time, status_text
 from lesr_local.tui.services import AppServices
@@ -191,9 +191,9 @@ def ablation_text(records: list[Any]) -> Text:
             text.append(f"  {v['variant']:<14}{fmt_mean_std(v['mean'], v['std']):<20} IQM {fmt_score(v['iqm']):<9}")
             d = diffs.get(v["variant"])
             if d is not None and d["mean_difference"] is not None:
-                low, high = d["ci95"]
-                style = "green" if low > 0 else "red" if high < 0 else ""
-                text.append(f" Δ raw {d['mean_difference']:+.2f} [{low:+.2f}, {high:+.2f}]", style=style)
+                delta, direction = difference_text(d)
+                style = {"better": "green", "worse": "red"}.get(direction, "")
+                text.append(f" Δ raw {delta}", style=style)
             text.append(f"  ({seeds})\n", style="dim")
         text.append("\n")
     return text
