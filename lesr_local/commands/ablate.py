@@ -82,7 +82,7 @@ def print_ablation(report: dict[str, Any]) -> None:
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     table = Table(title=f"ablation of {report['candidate_id']}: {report['steps']} steps, seeds {report['seeds']}")
-    for name in ("variant", "per seed", "mean ± std", "IQM", "Δ vs raw [bootstrap 95% CI] t [t 95% CI]"):
+    for name in ("variant", "per seed", "mean ± std", "IQM", "Δ vs raw (bootstrap 95% CI, t 95% CI)"):
         table.add_column(name)
     diffs = {d["variant"]: d for d in report["differences_from_raw"]}
     for v in report["variants"]:
