@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import Checkbox, DataTable, Select, Static
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from lesr_local.tui.app import LesrApp
 from lesr_local.tui.screens.candidate_detail import CandidateDetailScreen
@@ -40,9 +40,11 @@ async def test_smoke_run_from_the_form_to_a_candidate(home: Path) -> None:
         form.query_one("#opt-preset", Select).value = "smoke"
         await pilot.pause()
         form.query_one("#opt-video", Checkbox).value = False
+        form.query_one("#opt-iterations", Input).value = "1"  # one iteration is the whole flow; the suite's time
         await pilot.pause()
         config = form.build_config()
-        assert (config.env_id, config.preset, config.render_video) == ("InvertedPendulum-v5", "smoke", False)
+        assert (config.env_id, config.preset, config.render_video, config.iterations) == (
+            "InvertedPendulum-v5", "smoke", False, 1)
         await pilot.press("ctrl+s")
         await pilot.pause()
         live = app.screen
