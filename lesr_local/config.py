@@ -101,7 +101,7 @@ def _preset_smoke() -> RunConfig:
         final_steps=1_200, seeds=2, render_video=False,
         td3=TD3Config(hidden_sizes=(64, 64), start_steps=400, batch_size=64),
         eval=EvalConfig(every=300, episodes=2, last_k=3, goal_episodes=2),
-        llm=LLMConfig(max_tokens=400, analysis_max_tokens=120, repair_attempts=1),
+        llm=LLMConfig(max_tokens=400, analysis_max_tokens=64, repair_attempts=1),
     )
 
 

@@ -62,12 +62,12 @@ def test_free_form_replies_go_through_extraction_then_the_checks_or_a_repair(cha
 
     attempts: list[Any] = []
     with LLMClient(chat_model, n_ctx=4096) as client:
-        for seed in (0, 1):
-            params = GenerationParams(max_tokens=300, temperature=0.8, seed=seed, stop=list(CODE_STOP))
-            sample_valid_candidate(client, hopper, initial_prompt(hopper), params, 1,
-                                   lambda code: check_candidate(code, hopper.env_id), attempts.append,
-                                   model=chat_model)
-    assert len(attempts) >= 2
+        # One sample and its repair: the cut-off test below forces the repair path deterministically.
+        params = GenerationParams(max_tokens=200, temperature=0.8, seed=0, stop=list(CODE_STOP))
+        sample_valid_candidate(client, hopper, initial_prompt(hopper), params, 1,
+                               lambda code: check_candidate(code, hopper.env_id), attempts.append,
+                               model=chat_model)
+    assert attempts
     for i, attempt in enumerate(attempts):
         assert attempt.generation is not None
         if attempt.code is None:

@@ -40,11 +40,13 @@ async def test_smoke_run_from_the_form_to_a_candidate(home: Path) -> None:
         form.query_one("#opt-preset", Select).value = "smoke"
         await pilot.pause()
         form.query_one("#opt-video", Checkbox).value = False
-        form.query_one("#opt-iterations", Input).value = "1"  # one iteration is the whole flow; the suite's time
+        # one iteration and one final seed are the whole flow (the suite's time)
+        form.query_one("#opt-iterations", Input).value = "1"
+        form.query_one("#opt-seeds", Input).value = "1"
         await pilot.pause()
         config = form.build_config()
-        assert (config.env_id, config.preset, config.render_video, config.iterations) == (
-            "InvertedPendulum-v5", "smoke", False, 1)
+        assert (config.env_id, config.preset, config.render_video, config.iterations, config.seeds) == (
+            "InvertedPendulum-v5", "smoke", False, 1, 1)
         await pilot.press("ctrl+s")
         await pilot.pause()
         live = app.screen
