@@ -24,7 +24,7 @@ from lesr_local.store import Store
 
 pytestmark = pytest.mark.slow
 
-STEPS, FINAL_STEPS, WARMUP, EVERY, LAST_K = 1600, 1000, 200, 200, 2
+STEPS, FINAL_STEPS, WARMUP, EVERY, LAST_K = 1600, 600, 200, 200, 2
 FAILING_FINAL_SEED = 2  # its raw-state final training is made to fail (see FailOneFinalBaseline)
 
 

@@ -22,9 +22,10 @@ from tests.conftest import run_lesr, spawn_lesr, wait_for
 from tests.helpers_ray import RayCluster, free_port
 
 # One search candidate, a raw-state control and one final seed each; search trainings long enough
-# (6000 steps, a checkpoint every 300) to be interrupted mid-way.
+# (SEARCH_STEPS steps, a checkpoint every 300) to be interrupted mid-way.
+SEARCH_STEPS = 4000
 RUN = ["run", "--env", "InvertedPendulum-v5", "--preset", "smoke", "--samples", "1", "--iterations", "1",
-       "--seeds", "1", "--steps", "6000", "--final-steps", "1200", "--headless", "--json"]
+       "--seeds", "1", "--steps", str(SEARCH_STEPS), "--final-steps", "1200", "--headless", "--json"]
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +153,7 @@ def test_run_survives_killed_ray_workers_and_continues_from_the_checkpoint(home:
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["status"] == "finished"
     assert summary["final"]["best"]["seeds"] == 1 and summary["final"]["baseline"]["seeds"] == 1
-    assert summary["total_env_steps"] == 2 * 6000 + 2 * 1200
+    assert summary["total_env_steps"] == 2 * SEARCH_STEPS + 2 * 1200
     detail = _show(home, summary["run_id"])
     assert detail["config"]["executor"] == "ray"
     trained = [c for c in detail["candidates"] if c["status"] == "finished"]
@@ -160,8 +161,8 @@ def test_run_survives_killed_ray_workers_and_continues_from_the_checkpoint(home:
     for cand in trained:
         assert cand["executor"] == "ray" and len(cand["node"]) == 56, cand  # a Ray node id (hex)
     killed = next(c for c in trained if c["candidate_id"] == victim.candidate_id)
-    assert 0 < killed["resumed_from"] < 6000, killed  # continued from its checkpoint, not from step 0
-    assert killed["steps_done"] == 6000
+    assert 0 < killed["resumed_from"] < SEARCH_STEPS, killed  # continued from its checkpoint, not from step 0
+    assert killed["steps_done"] == SEARCH_STEPS
 
 
 @pytest.mark.slow
