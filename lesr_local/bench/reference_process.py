@@ -14,7 +14,8 @@ import torch
 from lesr_local.bench.td3_bench import REFERENCE_JOB, bench_configs
 from lesr_local.bench.td3_reference import run_reference
 from lesr_local.errors import describe_exception
-from lesr_local.rl.device import configure_threads, threads_per_worker
+from lesr_local.procs import threads_per_worker
+from lesr_local.rl.device import configure_threads
 from lesr_local.rl.sandboxing import enter_training_sandbox
 from lesr_local.rl.spec import TrainSpec
 from lesr_local.sandbox import protocol

@@ -1,4 +1,4 @@
-"""Device and thread selection for a training worker."""
+"""Device selection and torch thread setup for a training worker (how many threads: procs.threads_per_worker)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import contextlib
 import torch
 
 from lesr_local.errors import BadInput
-from lesr_local.procs import cpu_count
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -25,20 +24,6 @@ def resolve_device(preference: str = "auto") -> torch.device:
     if preference == "mps" and not mps:
         raise BadInput("--device mps requested but torch sees no MPS device")
     return torch.device(preference)
-
-
-def threads_per_worker(requested: int = 0, concurrent: int = 1) -> int:
-    """torch intra-op threads for one training worker: `requested` > 0 wins, otherwise the usable
-    cores shared out among the `concurrent` workers (at least one each).
-
-    Measured on the 2-core CPU (HalfCheetah-v5, 256-256 MLPs, batch 256): one worker runs ~1.35x
-    faster with 2 threads than with 1, as long as idle OpenMP threads may spin briefly between
-    parallel regions (see rl.worker.THREAD_ENV); two workers do best with one thread each.
-    """
-
-    if requested > 0:
-        return requested
-    return max(1, cpu_count() // max(1, concurrent))
 
 
 def configure_threads(threads: int) -> None:

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import IO, Any, BinaryIO
 
 from lesr_local.errors import describe_exception
-from lesr_local.rl.device import configure_threads, threads_per_worker
+from lesr_local.procs import threads_per_worker
+from lesr_local.rl.device import configure_threads
 from lesr_local.rl.features import Features, RuntimeChecks
 from lesr_local.rl.sandboxing import enter_training_sandbox
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, spec_from_json

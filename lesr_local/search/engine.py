@@ -438,7 +438,7 @@ class _Loop:
             intrinsic_weight=cfg.intrinsic_weight, shaping=cfg.shaping, td3=cfg.td3, eval=cfg.eval,
             checkpoint_dir=checkpoint_dir(self.run_dir, cand.candidate_id),
             checkpoint_every=max(cfg.eval.every, cand.total_steps // 20),
-            threads=cfg.train_threads,  # 0: the worker picks (rl.device.threads_per_worker)
+            threads=cfg.train_threads,  # 0: the worker picks (procs.threads_per_worker)
             env_spec=cfg.env_spec, policy_path=policy_path(self.run_dir, cand.candidate_id),
             workers=self.executor.workers, pause_at_step=pause_at,
         )
