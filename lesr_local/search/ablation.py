@@ -37,6 +37,7 @@ from lesr_local.search.statistics import (
     ArmStats,
     SeedResult,
     curve_auc,
+    interval_list,
     iqm,
     paired_bootstrap_ci,
     paired_t_ci,
@@ -224,8 +225,8 @@ def _one_set(candidate_id: str, steps: int, rows: list[AblationRecord]) -> dict[
         mean_diff = float(np.mean(diffs)) if diffs else None
         differences.append({
             "variant": entry["variant"], "seeds": [s for s, _ in pairs], "mean_difference": mean_diff,
-            "ci95": _as_list(paired_bootstrap_ci(diffs)),
-            "ci95_t": _as_list(paired_t_ci(diffs)),  # Student's t: honest where seeds are few
+            "ci95": interval_list(paired_bootstrap_ci(diffs)),
+            "ci95_t": interval_list(paired_t_ci(diffs)),  # Student's t: honest where seeds are few
             # relative to the raw arm's mean, under the run summary's rule (only where that mean is
             # clearly away from 0)
             "relative": None if mean_diff is None else relative_improvement(mean_diff, raw_arm),
@@ -246,12 +247,4 @@ def difference_text(difference: dict[str, Any]) -> tuple[str, str]:
         text += f" [{boot[0]:+.2f}, {boot[1]:+.2f}]"
     if t is not None:
         text += f" t [{t[0]:+.2f}, {t[1]:+.2f}]"
-    return text, verdict_label(_as_tuple(boot), _as_tuple(t))
-
-
-def _as_tuple(interval: list[float] | None) -> tuple[float, float] | None:
-    return None if interval is None else (interval[0], interval[1])
-
-
-def _as_list(interval: tuple[float, float] | None) -> list[float] | None:
-    return None if interval is None else [interval[0], interval[1]]
+    return text, verdict_label(boot, t)

@@ -31,6 +31,7 @@ Only what a few seeds can support is reported:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -149,15 +150,21 @@ def relative_improvement(difference: float, baseline: ArmStats) -> float | None:
     return difference / magnitude
 
 
-def verdict_label(*intervals: tuple[float, float] | None) -> str:
+def verdict_label(*intervals: Sequence[float] | None) -> str:
     """A direction only when every interval given excludes 0 on the same side."""
-    if not intervals or any(ci is None for ci in intervals):
+    present = [ci for ci in intervals if ci is not None]
+    if not present or len(present) < len(intervals):
         return "no detectable difference"
-    if all(ci[0] > 0 for ci in intervals if ci is not None):
+    if all(ci[0] > 0 for ci in present):
         return "better"
-    if all(ci[1] < 0 for ci in intervals if ci is not None):
+    if all(ci[1] < 0 for ci in present):
         return "worse"
     return "no detectable difference"
+
+
+def interval_list(interval: tuple[float, float] | None) -> list[float] | None:
+    """An interval as the JSON reports store it ([low, high]), None kept."""
+    return None if interval is None else [interval[0], interval[1]]
 
 
 @dataclass
@@ -207,8 +214,7 @@ def compare(best: dict[int, SeedResult], baseline: dict[int, SeedResult],
     relative = relative_improvement(difference, arm_base) if difference is not None else None
     return Comparison(
         best=arm_best, baseline=arm_base, improvement=difference, improvement_relative=relative,
-        improvement_ci95=None if ci is None else [ci[0], ci[1]],
-        improvement_ci95_t=None if t_ci is None else [t_ci[0], t_ci[1]], verdict=label,
+        improvement_ci95=interval_list(ci), improvement_ci95_t=interval_list(t_ci), verdict=label,
         sentence=verdict_sentence(label, difference, ci, len(paired), len(excluded), t_ci),
         paired_seeds=paired, excluded_seeds=excluded,
     )
