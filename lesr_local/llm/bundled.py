@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from lesr_local.errors import BadInput
+from lesr_local.offline.install import sha256_file  # stdlib-only: also copied into air-gapped bundles
 from lesr_local.workspace import user_cache_dir
 
 _MARKER_SUFFIX = ".verified.json"
@@ -47,14 +48,6 @@ def _file_stamp(path: Path) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(4 * 1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def is_prepared() -> bool:
     """True when the assembled file matches its verified marker (no hashing)."""
     try:
@@ -86,7 +79,7 @@ def prepare_bundled(force: bool = False) -> Path:
     if not force and target.exists():
         if _marker_matches(target, expected):
             return target
-        if _sha256(target) == expected:
+        if sha256_file(target) == expected:
             _write_marker(target, expected)
             return target
     try:
