@@ -74,9 +74,6 @@ def _metric_text(env: EnvLike) -> str:
     return "the mean episode return of the last evaluations (higher is better)"
 
 
-EXAMPLE_STYLES = ("placeholder", "concrete")
-
-
 def example_code(env: EnvLike, a: int = 0, b: int = 1, style: str = "placeholder") -> str:
     """The format example in the contract.
 

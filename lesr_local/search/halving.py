@@ -65,10 +65,6 @@ def rung_survivors(scores: dict[str, float | None], order: list[str], keep: int)
     return ranked[:keep]
 
 
-def unpruned_steps(steps: int, candidates: int) -> int:
-    return steps * candidates
-
-
 def halving_steps(steps: int, rungs: list[Rung], candidates: int) -> int:
     """Candidate env steps the schedule spends when no candidate fails."""
     total, alive, previous = 0, candidates, 0
