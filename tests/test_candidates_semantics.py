@@ -72,16 +72,20 @@ def test_budget() -> None:
 
 
 def test_budget_counts_cpu_time_not_waiting() -> None:
-    """A busy machine makes a call wait, not work: 3 ms of waiting per call stays within a 1 ms budget."""
+    """A busy machine makes a call wait, not work: 20 ms of waiting per call stays within a 10 ms budget.
+
+    A wall clock would read 20 ms per call, twice the budget. The wait is long and the budget loose
+    because some kernels (sandboxed CI runners) charge a thread about a millisecond of CPU per wake-up.
+    """
     import time
 
     def waits(s):
-        time.sleep(0.003)
+        time.sleep(0.02)
         return np.append(s, 1.0)
 
-    result = semantic_check(_funcs(waits, lambda u: 0.0), STATES, call_budget_ms=1.0)
+    result = semantic_check(_funcs(waits, lambda u: 0.0), STATES[:8], call_budget_ms=10.0)
     assert result.valid, result.reason
-    assert result.mean_call_ms is not None and result.mean_call_ms < 1.0
+    assert result.mean_call_ms is not None
 
 
 def test_bad_states_argument() -> None:
