@@ -124,8 +124,9 @@ def apply_limits(limits: SandboxLimits) -> SandboxReport:
     if limits.cut_network and not report.network_namespace:
         report.network_namespace = _unshare_network(report)
     if limits.no_new_processes and os.geteuid() != 0:
-        # RLIMIT_NPROC counts this user's tasks (threads too): cap it at the current count. Root
-        # bypasses it, hence seccomp below.
+        # RLIMIT_NPROC counts this user's tasks, threads too, and 0 refuses every new one: each
+        # worker starts its thread pools before this point (rl/sandboxing.warm_up_torch). Root
+        # bypasses the limit, hence seccomp below.
         report.nproc_limit = _set_rlimit(report, "RLIMIT_NPROC", 0)
     problem = drop_capabilities()  # `entry` already did, before any thread; this covers the rest
     report.capabilities_dropped = problem is None
