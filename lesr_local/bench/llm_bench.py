@@ -62,7 +62,6 @@ class _Sample:
 
 def run_llm_bench(args: argparse.Namespace) -> int:
     """One model and mode, or every pair of `--model` x `--constrain on,off` in one run."""
-
     home_from(args)  # an unwritable workspace is bad input here as everywhere (nothing written yet)
     if getattr(args, "copy_rate", False):
         report = run_copy_bench(args)
@@ -166,7 +165,6 @@ def _bench_one(args: argparse.Namespace, model_spec: str | None, mode: str) -> d
 
 def _prompt_parts(env: Any, constrained: bool, model: Any) -> tuple[str, str, str, str]:
     """(system, user message, assistant prefix, where the prompt came from)."""
-
     class _Params:  # code_prefix only looks at .grammar
         grammar = "on" if constrained else None
 
@@ -280,7 +278,6 @@ def run_copy_bench(args: argparse.Namespace) -> dict[str, Any]:
     (the earlier prompt: the baseline) and with the placeholder example (what the prompts send now),
     generated exactly as the engine generates a run's first candidate (its focus sentence, grammar,
     sampling seed and settings). Both arms are measured in this one process, same model, same seeds."""
-
     if args.runs < 1:
         raise BadInput(f"--runs must be at least 1, got {args.runs}")
     envs = [get_env_info(e.strip()) for e in args.envs.split(",") if e.strip()]

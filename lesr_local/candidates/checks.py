@@ -45,8 +45,6 @@ def check_candidate(source: str, env_id: str, env_spec: str | None = None, *,
 
 @functools.lru_cache(maxsize=8)
 def _cached_states(env_id: str, env_spec: str | None, n: int, seed: int) -> np.ndarray:
-    # gymnasium: imported only when states are needed
-
     states, _ = spread_states(env_id, n, seed=seed, env_spec=env_spec)
     states = np.asarray(states, dtype=np.float64)
     states.setflags(write=False)

@@ -1,6 +1,7 @@
 """GBNF grammars that force a reply into the candidate module shape.
 
 The shape (what lesr_local.candidates checks):
+
     import numpy as np
     import math
 
@@ -131,5 +132,4 @@ def use_grammar(mode: str, model: ModelInfo) -> bool:
         return False
     if mode == "auto":
         return is_small_or_base(model)
-
     raise BadInput(f"--constrain must be auto, on or off, got {mode!r}")

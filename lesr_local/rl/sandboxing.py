@@ -22,8 +22,6 @@ def warm_up_torch(device: torch.device) -> None:
     TD3 updates of a tiny agent, so the actor step too) before the limits make lazy imports and
     allocations fail. On a GPU this also creates the CUDA context and the BLAS handles, whose large
     virtual reservations then count as already mapped in `training_limits`."""
-
-
     agent = TD3(3, 2, -np.ones(2), np.ones(2), TD3Config(hidden_sizes=(8, 8)), device)
     batch = Batch(obs=torch.randn(4, 3, device=device), act=torch.rand(4, 2, device=device),
                   reward=torch.randn(4, device=device), next_obs=torch.randn(4, 3, device=device),
@@ -53,7 +51,6 @@ def training_limits(spec: TrainSpec) -> SandboxLimits:
 def preload_env(spec: TrainSpec) -> None:
     """Build one env first: importing gymnasium's MuJoCo envs probes GLFW in a subprocess, which
     the sandbox forbids, and registers the env families that make_env needs later."""
-
     make_env(spec.env_id, env_spec=spec.env_spec).close()
 
 

@@ -82,7 +82,6 @@ def warm_up(spec: TrainSpec) -> None:
     """A few steps of a tiny model of this algo on the real env, before the sandbox walls go up:
     torch.optim's first optimizer imports torch._dynamo, which needs a temporary directory, and
     SB3 imports parts of itself lazily. The trainer seeds every RNG afterwards."""
-
     tiny = TrainSpec(env_id=spec.env_id, steps=64, algo=spec.algo, env_spec=spec.env_spec,
                      td3=TD3Config(hidden_sizes=(8, 8), start_steps=8, batch_size=8))
     env = make_env(spec.env_id, seed=0, env_spec=spec.env_spec)

@@ -67,7 +67,7 @@ class CandidateSampler:
         return iteration_prompt(self.env, [feedback(c) for c in history], analysis or "", fits)
 
     def _params(self, max_tokens: int, grammar: bool, seed_offset: int,
-                focus: tuple[int, int] | None = None) -> Any:
+                focus: tuple[int, int] | None = None) -> GenerationParams:
         cfg = self.config.llm
         grammar_text = self._grammar_text(focus) if grammar else None
         return GenerationParams(
@@ -200,7 +200,7 @@ class CandidateSampler:
         return text or None
 
 
-def feedback(cand: CandidateRecord) -> Any:
+def feedback(cand: CandidateRecord) -> CandidateFeedback:
     return CandidateFeedback(
         candidate_id=cand.candidate_id, iteration=cand.iteration or 0, code=cand.code or "", score=cand.score,
         lipschitz=cand.lipschitz, status=cand.status, reason=cand.reason, stopped_at_step=cand.stopped_at_step,

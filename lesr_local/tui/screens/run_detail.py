@@ -176,7 +176,6 @@ class RunDetailScreen(Screen[None]):
 def ablation_text(records: list[Any]) -> Text:
     """`lesr ablate` results: per variant the seeds' scores, mean ± std, IQM and the paired
     difference from raw with its 95% interval."""
-
     reports = ablation_report(records)
     if not reports:
         return Text("no ablation yet: run `lesr ablate RUN_ID` (variants full, features_only, reward_only, "
