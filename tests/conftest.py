@@ -12,7 +12,23 @@ from typing import Any
 
 import pytest
 
+from tests.home_isolation import HomeSnapshot, isolate_home
+
 os.environ.setdefault("MUJOCO_GL", "egl")
+# Before any test: this process (and every subprocess it starts) gets a home of its own.
+TEST_HOME = isolate_home()
+_REAL_HOME_AT_START = HomeSnapshot.take()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session if a test changed the user's ~/.ray, ~/.config or lesr-local cache."""
+    if hasattr(session.config, "workerinput"):
+        return  # xdist workers: the controlling process checks once, after all of them
+    changes = HomeSnapshot.take().changes_since(_REAL_HOME_AT_START)
+    if changes:
+        print("\nthe suite changed the user's home (tests must keep to their own):\n  "
+              + "\n  ".join(changes[:20]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

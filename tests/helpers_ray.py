@@ -1,10 +1,17 @@
 """A real Ray cluster for tests: a head and more nodes, each a `ray start --block` process on
-127.0.0.1 with its own CPUs, ports and temporary folder, all torn down by process tree."""
+127.0.0.1 with its own CPUs, ports and temporary folder, all torn down by process tree.
+
+The cluster is self-contained: it runs with token authentication on (as a cluster started by hand
+with `ray start` does) and a token it generates in its own folder, which every node gets through
+RAY_AUTH_TOKEN_PATH. Its nodes run with HOME set to that folder, so nothing reads or writes the
+user's ~/.ray. Drivers get the token path but not the auth mode: lesr-local must see the token
+and switch token mode on by itself, as it must for a user's cluster."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -57,11 +64,26 @@ class RayNode:
 class RayCluster:
     nodes: list[RayNode] = field(default_factory=list)
     address: str = ""
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="lray-auth", dir="/tmp")))
+
+    def __post_init__(self) -> None:
+        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+
+    @property
+    def token_file(self) -> Path:
+        return self.folder / "auth_token"
 
     def env(self) -> dict[str, str]:
-        # `ray start` turns token authentication on (the token lives in ~/.ray); drivers present it.
-        return dict(os.environ, PYTHONPATH=str(ROOT), RAY_USAGE_STATS_ENABLED="0", MUJOCO_GL="egl",
-                    RAY_AUTH_MODE="token")
+        """A driver's environment: the cluster's token path, and no auth mode (lesr-local decides it)."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+        return dict(base, PYTHONPATH=str(ROOT), RAY_USAGE_STATS_ENABLED="0", MUJOCO_GL="egl",
+                    RAY_AUTH_TOKEN_PATH=str(self.token_file))
+
+    def node_env(self) -> dict[str, str]:
+        """A node's environment: token mode on, the cluster's token, a HOME of its own."""
+        return dict(self.env(), RAY_AUTH_MODE="token", HOME=str(self.folder))
 
     def start_head(self, cpus: int) -> RayNode:
         port = free_port()
@@ -78,14 +100,15 @@ class RayCluster:
                    "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
                    "--runtime-env-agent-port", str(free_port()), "--metrics-export-port", str(free_port())]
         log = open(temp_dir / "start.log", "wb")  # noqa: SIM115 - the node keeps writing to it
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env(),
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.node_env(),
                                 start_new_session=True)
         node = RayNode(proc, temp_dir, cpus)
         self.nodes.append(node)
         return node
 
     def wait_ready(self, timeout: float = 120) -> None:
-        """Until every node has joined with its CPUs (asked from a separate driver process)."""
+        """Until every node has joined with its CPUs (asked from a separate plain-Ray driver process,
+        which needs the auth mode spelled out)."""
         want_nodes, want_cpus = len(self.nodes), sum(n.cpus for n in self.nodes)
         probe = ("import ray,sys; ray.init(address=sys.argv[1], logging_level='ERROR', log_to_driver=False);"
                  "nodes=[n for n in ray.nodes() if n['Alive']];"
@@ -101,7 +124,7 @@ class RayCluster:
                 time.sleep(0.5)
                 continue
             out = subprocess.run([sys.executable, "-c", probe, self.address], capture_output=True, text=True,
-                                 env=self.env(), timeout=120)
+                                 env=self.node_env(), timeout=120)
             last = out.stdout.strip() or out.stderr[-500:]
             if out.stdout.split() == [str(want_nodes), str(want_cpus)]:
                 return
@@ -113,7 +136,7 @@ class RayCluster:
         probe = ("import ray,sys; ray.init(address=sys.argv[1], logging_level='ERROR', log_to_driver=False);"
                  "print(ray.available_resources().get('CPU', 0))")
         out = subprocess.run([sys.executable, "-c", probe, self.address], capture_output=True, text=True,
-                             env=self.env(), timeout=120)
+                             env=self.node_env(), timeout=120)
         return float(out.stdout.split()[-1])
 
     def stop(self) -> None:
@@ -128,3 +151,4 @@ class RayCluster:
                 node.proc.wait(10)
             shutil.rmtree(node.temp_dir, ignore_errors=True)
         self.nodes.clear()
+        shutil.rmtree(self.folder, ignore_errors=True)

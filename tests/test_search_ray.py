@@ -131,6 +131,36 @@ def test_doctor_lists_the_cluster_nodes(home: Path, cluster: RayCluster) -> None
     assert sorted(n["cpus"] for n in ray_check["data"]["nodes"]) == [1.0, 2.0]
 
 
+def test_doctor_presents_the_token_from_the_default_path_with_no_auth_mode_exported(
+        home: Path, cluster: RayCluster, tmp_path: Path) -> None:
+    """A cluster started by hand with token authentication, its token copied to ~/.ray/auth_token on
+    this machine, nothing exported: lesr-local switches token mode on by itself."""
+    user_home = tmp_path / "user"
+    (user_home / ".ray").mkdir(parents=True)
+    (user_home / ".ray" / "auth_token").write_text(cluster.token_file.read_text())
+    env = {k: v for k, v in cluster.env().items() if k != "RAY_AUTH_TOKEN_PATH"}
+    env["HOME"] = str(user_home)
+    proc = run_lesr("doctor", "--no-llm-run", "--json", "--ray-address", cluster.address, home=home, env=env)
+    ray_check = next(c for c in json.loads(proc.stdout)["checks"] if c["name"] == "ray")
+    assert ray_check["ok"], ray_check
+    assert sorted(n["cpus"] for n in ray_check["data"]["nodes"]) == [1.0, 2.0]
+
+
+def test_doctor_names_a_missing_token_in_one_line_and_exits_2(home: Path, cluster: RayCluster,
+                                                               tmp_path: Path) -> None:
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    env = {k: v for k, v in cluster.env().items() if k != "RAY_AUTH_TOKEN_PATH"}
+    env["HOME"] = str(user_home)
+    proc = run_lesr("doctor", "--no-llm-run", "--ray-address", cluster.address, home=home, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("[FAIL] ray:")]
+    assert len(lines) == 1 and "no Ray auth token on this machine" in lines[0], proc.stdout
+    assert "copy the head's ~/.ray/auth_token" in lines[0]
+    assert not (user_home / ".ray").exists()  # nothing written into the user's home
+
+
 # -- runs on the cluster -----------------------------------------------------------------------------
 
 

@@ -45,6 +45,8 @@ def _doctor(args: argparse.Namespace) -> int:
         _check_workspace(args), _check_sandbox(), _check_network(), _check_ray(args.ray_address),
     ]
     ok = all(c.ok for c in checks)
+    # An explicit --ray-address that cannot be joined is bad input, as it is for `lesr run` (exit 2).
+    bad_address = args.ray_address is not None and not next(c for c in checks if c.name == "ray").ok
     if args.json:
         print_json({"ok": ok, "checks": [asdict(c) for c in checks]})
     else:
@@ -53,7 +55,7 @@ def _doctor(args: argparse.Namespace) -> int:
             print(f"[{mark}] {c.name}: {c.detail}")
             if not c.ok and c.hint:
                 print(f"       hint: {c.hint}")
-    return 0 if ok else 1
+    return 0 if ok else 2 if bad_address else 1
 
 
 def _check_llama() -> Check:
@@ -173,7 +175,8 @@ def _check_ray(address: str | None) -> Check:
     try:
         ray_executor.connect(address)
     except BadInput as exc:
-        return Check("ray", False, str(exc), "start the head with `ray start --head` (see the README)", data)
+        hint = None if "auth token" in str(exc) else "start the head with `ray start --head` (see the README)"
+        return Check("ray", False, str(exc), hint, data)
     try:
         nodes = [n for n in ray_executor.cluster_nodes() if n.alive]
     finally:

@@ -40,6 +40,7 @@ from lesr_local.rl.relay import RELAY_SCHEMA, RelayJob, relay_training
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, failed_result
 from lesr_local.rl.worker import DEFAULT_HANG_SECONDS, Supervision
 from lesr_local.sandbox import protocol
+from lesr_local.search.ray_auth import ClusterAuth
 from lesr_local.sandbox.protocol import ProtocolError
 
 LOCAL = "local"  # --ray-address local: a private cluster on this machine for the run
@@ -81,6 +82,7 @@ _connection_lock = threading.Lock()
 class _Connection:
     address: str | None = None
     users: int = 0
+    auth: ClusterAuth | None = None
 
 
 _connection = _Connection()
@@ -101,8 +103,16 @@ def connect(address: str | None, *, num_cpus: int | None = None) -> None:
             return
         if ray.is_initialized():
             ray.shutdown()
-        _init(address, num_cpus)
-        _connection.address, _connection.users = address, 1
+        if address != LOCAL:
+            check_reachable(address)  # before any setting changes: a typo costs nothing
+        auth = ClusterAuth(private=address == LOCAL)
+        auth.apply()
+        try:
+            _init(address, num_cpus, auth)
+        except BaseException:
+            auth.restore()
+            raise
+        _connection.address, _connection.users, _connection.auth = address, 1, auth
 
 
 def disconnect() -> None:
@@ -111,31 +121,21 @@ def disconnect() -> None:
         if not _connection.users:
             _connection.address = None
             ray.shutdown()  # stops a private cluster; only disconnects from a shared one
+            if _connection.auth is not None:
+                _connection.auth.restore()
+                _connection.auth = None
 
 
-def _init(address: str, num_cpus: int | None) -> None:
+def _init(address: str, num_cpus: int | None, auth: ClusterAuth) -> None:
     if address == LOCAL:
         ray.init(address="local", num_cpus=num_cpus or cpu_count(), include_dashboard=False,
                  log_to_driver=False, logging_level="ERROR", object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                  _node_ip_address=PRIVATE_NODE_IP)
         return
-    check_reachable(address)
-    _use_cluster_token()
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the user gets one line
-        raise BadInput(f"cannot connect to the Ray cluster at {address}: {_one_line(exc)}") from None
-
-
-def _use_cluster_token() -> None:
-    """`ray start` turns token authentication on and keeps the token in ~/.ray; Ray's driver only
-    presents it on its own for address "auto". Present it for an explicit address too, unless the
-    user chose a mode (RAY_AUTH_MODE)."""
-    if "RAY_AUTH_MODE" in os.environ:
-        return
-    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
-    if os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file():
-        os.environ["RAY_AUTH_MODE"] = "token"
+        raise BadInput(auth.refusal(address, _one_line(exc))) from None
 
 
 def check_reachable(address: str) -> None:
