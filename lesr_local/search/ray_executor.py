@@ -40,8 +40,8 @@ from lesr_local.rl.relay import RELAY_SCHEMA, RelayJob, relay_training
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, failed_result
 from lesr_local.rl.worker import DEFAULT_HANG_SECONDS, Supervision
 from lesr_local.sandbox import protocol
-from lesr_local.search.ray_auth import ClusterAuth
 from lesr_local.sandbox.protocol import ProtocolError
+from lesr_local.search.ray_auth import ClusterAuth
 
 LOCAL = "local"  # --ray-address local: a private cluster on this machine for the run
 MAX_RESUBMITS = 3
