@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lesr_local.config import preset
-from lesr_local.search import events as ev
+from lesr_local import events as ev
 from lesr_local.store.db import Store
 
 CODE = '''import numpy as np

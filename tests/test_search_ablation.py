@@ -11,7 +11,7 @@ import pytest
 
 from lesr_local.config import preset, with_overrides
 from lesr_local.errors import BadInput
-from lesr_local.search.ablation import DEFAULT_VARIANTS, difference_text, parse_variants, variant_settings
+from lesr_local.experiments.ablation import DEFAULT_VARIANTS, difference_text, parse_variants, variant_settings
 from lesr_local.store import Store, new_run_id
 from tests.helpers_runs import PENDULUM_CANDIDATE as CODE
 
@@ -116,7 +116,7 @@ def test_ablate_bad_input_is_one_line_exit_2(tmp_path: Path, lesr) -> None:
 
 
 def test_report_pairs_seeds_and_leaves_out_unfinished_ones() -> None:
-    from lesr_local.search.ablation import ablation_report
+    from lesr_local.experiments.ablation import ablation_report
     from lesr_local.store import AblationRecord
 
     def row(variant: str, seed: int, score: float | None, status: str = "finished") -> AblationRecord:

@@ -11,7 +11,7 @@ import pytest
 from lesr_local.cli import build_parser
 from lesr_local.commands.run import build_config
 from lesr_local.errors import BadInput
-from lesr_local.search.executors import default_workers
+from lesr_local.trainings.executors import default_workers
 from lesr_local.store import Store, new_run_id
 
 

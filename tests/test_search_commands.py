@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from lesr_local.search import events as ev
+from lesr_local import events as ev
 from lesr_local.search.reporter import HeadlessReporter
 from lesr_local.search.summary import build_summary
 from lesr_local.store import Store, new_run_id

@@ -15,9 +15,9 @@ import pytest
 from lesr_local.commands.show import run_detail
 from lesr_local.config import EvalConfig, LLMConfig, RunConfig, TD3Config
 from lesr_local.errors import Interrupted
-from lesr_local.search import events as ev
+from lesr_local import events as ev
 from lesr_local.search.engine import SearchEngine
-from lesr_local.search.executors import LocalProcessExecutor
+from lesr_local.trainings.executors import LocalProcessExecutor
 from lesr_local.search.halving import Rung, halving_steps, rung_schedule
 from lesr_local.search.replay import replay_factory
 from lesr_local.store import Store

@@ -245,7 +245,7 @@ def test_relayed_frames_drive_the_same_supervision_as_a_local_training(tmp_path:
     """The node half (rl.relay) run here, its frames fed to the driver half: files land at the
     driver's paths, progress and the result come through, the node's spec carried no path."""
     from lesr_local.rl.relay import RelayJob, relay_training
-    from lesr_local.search.ray_executor import _RayTraining
+    from lesr_local.trainings.ray_executor import _RayTraining
 
     spec = _tiny_spec(tmp_path)
     job = RelayJob.of(spec, checkpoint=None)
@@ -268,7 +268,7 @@ def test_relayed_frames_drive_the_same_supervision_as_a_local_training(tmp_path:
 def test_driver_refuses_frames_that_break_the_protocol(tmp_path: Path) -> None:
     from lesr_local.sandbox import protocol
     from lesr_local.sandbox.protocol import ProtocolError
-    from lesr_local.search.ray_executor import _RayTraining
+    from lesr_local.trainings.ray_executor import _RayTraining
 
     driver = _RayTraining(_tiny_spec(tmp_path), 1, 60.0, None, threading.Event(), None, None, None)
     with pytest.raises(ProtocolError, match="not a frame"):
@@ -286,7 +286,7 @@ def test_runs_of_one_process_share_its_ray_connection() -> None:
     import ray
 
     from lesr_local.errors import BadInput
-    from lesr_local.search import ray_executor
+    from lesr_local.trainings import ray_executor
 
     ray_executor.connect("local", num_cpus=1)
     try:

@@ -1,4 +1,4 @@
-"""Final-evaluation statistics against hand-computed cases (search/statistics.py)."""
+"""Final-evaluation statistics against hand-computed cases (experiments/statistics.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lesr_local.search.statistics import (
+from lesr_local.experiments.statistics import (
     ArmStats,
     SeedResult,
     compare,

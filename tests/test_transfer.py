@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lesr_local.config import preset
-from lesr_local.search.transfer_report import transfer_reports
+from lesr_local.experiments.transfer_report import transfer_reports
 from lesr_local.store import Store, new_run_id
 
 CODE = """import numpy as np

@@ -9,7 +9,7 @@ from pathlib import Path
 from textual.widgets import Input, RichLog, Static
 
 from lesr_local.config import preset
-from lesr_local.search import events as ev
+from lesr_local import events as ev
 from lesr_local.tui.app import LesrApp
 from lesr_local.tui.screens.live_run import LiveRunScreen
 from lesr_local.tui.screens.main_menu import MainMenuScreen

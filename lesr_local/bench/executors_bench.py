@@ -29,7 +29,7 @@ from lesr_local.errors import BadInput, RunFailed
 from lesr_local.output import print_json
 from lesr_local.procs import cpu_count
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec
-from lesr_local.search.executors import Executor, LocalProcessExecutor, ray_installed
+from lesr_local.trainings.executors import Executor, LocalProcessExecutor, ray_installed
 
 
 def run_executors_bench(args: argparse.Namespace) -> int:
@@ -38,7 +38,7 @@ def run_executors_bench(args: argparse.Namespace) -> int:
     if not ray_installed():
         raise BadInput("lesr bench executors needs Ray, which is not installed: pip install 'lesr-local[ray]'")
     make_env(args.env).close()  # BadInput for an unknown env before anything is spawned
-    from lesr_local.search.ray_executor import RayExecutor  # imports Ray: installed only with the ray extra
+    from lesr_local.trainings.ray_executor import RayExecutor  # imports Ray: installed only with the ray extra
 
     cores = cpu_count()
     with tempfile.TemporaryDirectory(prefix="lesr-bench-exec-") as folder:

@@ -22,7 +22,7 @@ from lesr_local.output import print_json
 from lesr_local.rl.algos import OWN_TD3, SB3_TD3
 from lesr_local.rl.spec import TrainResult, TrainSpec
 from lesr_local.rl.worker import run_training
-from lesr_local.search.statistics import SeedResult, compare
+from lesr_local.experiments.statistics import SeedResult, compare
 
 SIDES = {"ours": OWN_TD3, "sb3": SB3_TD3}
 

@@ -33,8 +33,8 @@ def _handle(args: argparse.Namespace) -> int:
     from lesr_local.commands.common import home_from
     from lesr_local.errors import BadInput
     from lesr_local.output import print_json
-    from lesr_local.search.ablation import ablation_report, parse_variants, plan_ablation, run_ablation
-    from lesr_local.search.executors import LocalProcessExecutor, default_workers
+    from lesr_local.experiments.ablation import ablation_report, parse_variants, plan_ablation, run_ablation
+    from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
     from lesr_local.store import Store
 
     variants = parse_variants(args.variants)
@@ -78,7 +78,7 @@ def print_ablation(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from lesr_local.search.ablation import difference_text
+    from lesr_local.experiments.ablation import difference_text
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     table = Table(title=f"ablation of {report['candidate_id']}: {report['steps']} steps, seeds {report['seeds']}")

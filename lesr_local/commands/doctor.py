@@ -157,7 +157,7 @@ def _check_network() -> Check:
 
 def _check_ray(address: str | None) -> Check:
     """Ray is optional (only `--executor ray` needs it); with an address, the cluster must answer."""
-    from lesr_local.search.executors import ray_installed
+    from lesr_local.trainings.executors import ray_installed
 
     if not ray_installed():
         if address is not None:
@@ -170,7 +170,7 @@ def _check_ray(address: str | None) -> Check:
     if address is None:
         return Check("ray", True, f"Ray {ray.__version__} installed", data=data)
     from lesr_local.errors import BadInput
-    from lesr_local.search import ray_executor
+    from lesr_local.trainings import ray_executor
 
     try:
         ray_executor.connect(address)

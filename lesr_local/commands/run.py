@@ -130,7 +130,7 @@ def _live_runner() -> Any:
 def _headless(target: Any, home: Path, as_json: bool, executor: tuple[str, str | None] | None = None) -> int:
     from lesr_local.errors import LesrError
     from lesr_local.output import print_json
-    from lesr_local.search import events as ev
+    from lesr_local import events as ev
     from lesr_local.search.engine import SearchEngine
     from lesr_local.search.reporter import HeadlessReporter
     from lesr_local.store import Store

@@ -21,9 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_detail(store: Any, run_id: str) -> dict[str, Any]:
     from lesr_local.commands.history import iso
-    from lesr_local.search.ablation import ablation_report
+    from lesr_local.experiments.ablation import ablation_report
     from lesr_local.search.headline import run_headline
-    from lesr_local.search.transfer_report import transfer_reports
+    from lesr_local.experiments.transfer_report import transfer_reports
 
     run = store.get_run(run_id)
     candidates = store.list_candidates(run.run_id)

@@ -27,8 +27,8 @@ def _handle(args: argparse.Namespace) -> int:
     from lesr_local.commands.common import home_from
     from lesr_local.errors import Interrupted, RunFailed
     from lesr_local.output import print_json
-    from lesr_local.search.executors import LocalProcessExecutor, default_workers
-    from lesr_local.search.transfer import plan_transfer, run_transfer
+    from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
+    from lesr_local.experiments.transfer import plan_transfer, run_transfer
     from lesr_local.store import Store
 
     with Store(home_from(args)) as store:

@@ -1,6 +1,6 @@
 """A training worker run on behalf of a remote driver: its messages relayed as protocol frames.
 
-On a cluster node (`search.ray_executor`) the process that took the training is not the engine: it
+On a cluster node (`trainings.ray_executor`) the process that took the training is not the engine: it
 starts the same sandboxed `sandbox.entry train` child as `rl.worker.run_training` does, feeds it the
 job and the checkpoint bytes the driver sent, and passes every validated message on as one encoded
 frame, which the driver validates again and acts on (progress, files at its own paths, the result).

@@ -133,7 +133,7 @@ def checkpoint_max_bytes(spec: TrainSpec) -> int:
 
 class Supervision:
     """The parent's side of one training: file destinations, message handling and the result. Also
-    used by drivers whose worker runs elsewhere (search.ray_executor relays its frames here)."""
+    used by drivers whose worker runs elsewhere (trainings.ray_executor relays its frames here)."""
 
     def __init__(self, spec: TrainSpec, concurrent: int, on_progress: Callable[[TrainProgress], None] | None,
                  cancel: threading.Event | None, hang_seconds: float, started: float) -> None:

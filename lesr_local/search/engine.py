@@ -28,8 +28,8 @@ from lesr_local.llm.discovery import resolve_model
 from lesr_local.llm.prompting import check_chat_template
 from lesr_local.procs import pid_alive
 from lesr_local.rl.spec import TrainSpec
-from lesr_local.search import events as ev
-from lesr_local.search.executors import Executor, LocalProcessExecutor, default_workers, make_executor
+from lesr_local import events as ev
+from lesr_local.trainings.executors import Executor, LocalProcessExecutor, default_workers, make_executor
 from lesr_local.search.halving import Rung, rung_schedule, rung_score, rung_survivors
 from lesr_local.search.llm_session import GenerationCancelled, LLMSession
 from lesr_local.search.sampling import CandidateSampler
@@ -42,7 +42,7 @@ from lesr_local.search.summary import (
     selection_finalists,
     selection_means,
 )
-from lesr_local.search.training import JobRecorder, TrainingJob, checkpoint_dir, policy_path
+from lesr_local.trainings.recorder import JobRecorder, TrainingJob, checkpoint_dir, policy_path
 from lesr_local.store import CandidateRecord, Store, new_run_id
 from lesr_local.store.files import atomic_write_text
 

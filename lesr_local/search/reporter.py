@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lesr_local.search import events as ev
+from lesr_local import events as ev
 from lesr_local.search.headline import headline_text
 from lesr_local.store import CandidateRecord
 

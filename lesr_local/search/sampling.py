@@ -27,7 +27,7 @@ from lesr_local.config import RunConfig
 from lesr_local.llm.client import GenerationParams
 from lesr_local.llm.grammar import candidate_grammar
 from lesr_local.llm.prompting import CODE_STOP, render_prompt
-from lesr_local.search import events as ev
+from lesr_local import events as ev
 from lesr_local.search.llm_session import GenerationCancelled, LLMSession, SampleClient
 from lesr_local.store import CandidateRecord, Store
 from lesr_local.store.files import atomic_write_text

@@ -5,7 +5,7 @@ Fields: run_id, status, env_id, preset, iterations, reason, best {candidate_id, 
 code_path} (the SEARCH score: single seed, selected, so biased upwards), baseline {candidate_id,
 score} (the search's raw-state control), final {best {mean, std, iqm, auc, seeds, per_seed [{seed,
 score, auc}]}, baseline {...}, improvement, improvement_relative, improvement_ci95, verdict,
-paired_seeds, excluded_seeds, steps} (search/statistics.py says how each figure is computed),
+paired_seeds, excluded_seeds, steps} (experiments/statistics.py says how each figure is computed),
 verdict (one sentence), headline, search_env_steps, selection_env_steps, final_env_steps,
 total_env_steps, pruning {mode, stopped_candidates, saved_candidate_steps} (with --prune halving),
 selection {seeds, candidates [{candidate_id, mean, per_seed}]} (with --select-seeds; "baseline" is
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lesr_local.search.headline import headline
-from lesr_local.search.statistics import Comparison, SeedResult, compare, curve_auc
+from lesr_local.experiments.statistics import Comparison, SeedResult, compare, curve_auc
 from lesr_local.store import CandidateRecord, Store
 
 # Kinds of training and which budget line their env steps count in.

@@ -21,7 +21,7 @@ from lesr_local.envs.catalogue import get_env_info
 from lesr_local.errors import EXIT_OK, BadInput, LesrError
 from lesr_local.llm.discovery import resolve_model
 from lesr_local.procs import has_terminal
-from lesr_local.search.executors import check_executor
+from lesr_local.trainings.executors import check_executor
 from lesr_local.store.db import Store
 from lesr_local.tui.screens.candidate_detail import CandidateDetailScreen
 from lesr_local.tui.screens.history import HistoryScreen

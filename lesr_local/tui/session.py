@@ -17,7 +17,7 @@ from typing import Any
 
 from lesr_local.config import RunConfig
 from lesr_local.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, LesrError
-from lesr_local.search import events as ev
+from lesr_local import events as ev
 from lesr_local.search.engine import SearchEngine
 from lesr_local.store.db import Store
 

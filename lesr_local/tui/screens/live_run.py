@@ -15,7 +15,7 @@ from textual.widgets import Footer, Header, RichLog, Static, TabbedContent, TabP
 
 from lesr_local.errors import LesrError
 from lesr_local.render.frames import render_frames
-from lesr_local.search import events as ev
+from lesr_local import events as ev
 from lesr_local.search.headline import headline_text
 from lesr_local.store.db import Store
 from lesr_local.tui.format import fmt_duration, fmt_score

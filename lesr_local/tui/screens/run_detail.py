@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from lesr_local.errors import LesrError
-from lesr_local.search.ablation import ablation_report, difference_text
+from lesr_local.experiments.ablation import ablation_report, difference_text
 from lesr_local.search.headline import headline_text, run_headline
 from lesr_local.tui.format import fmt_delta, fmt_duration, fmt_mean_std, fmt_score, fmt_time, status_text
 from lesr_local.tui.services import AppServices

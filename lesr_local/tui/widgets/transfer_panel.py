@@ -18,9 +18,9 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
 from lesr_local.errors import LesrError
 from lesr_local.rl.algos import TRANSFER_ALGOS
-from lesr_local.search.executors import LocalProcessExecutor, default_workers
-from lesr_local.search.transfer import plan_transfer, run_transfer
-from lesr_local.search.transfer_report import transfer_reports
+from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
+from lesr_local.experiments.transfer import plan_transfer, run_transfer
+from lesr_local.experiments.transfer_report import transfer_reports
 from lesr_local.store import Store
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lesr_local.search import events as ev
+from lesr_local import events as ev
 from lesr_local.store import CandidateRecord, Store
 
 if TYPE_CHECKING:

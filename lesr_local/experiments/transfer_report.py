@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lesr_local.search.statistics import SeedResult, compare, curve_auc
+from lesr_local.experiments.statistics import SeedResult, compare, curve_auc
 from lesr_local.store import Store, TransferRecord
 
 ARMS = ("best", "baseline")

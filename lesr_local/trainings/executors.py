@@ -2,7 +2,7 @@
 
 `LocalProcessExecutor` runs up to W trainings at once: each is one `rl.run_training` call in a
 thread, and every call is itself a sandboxed subprocess (generated code never runs here).
-`search.ray_executor.RayExecutor` runs each training as a Ray task on a cluster (`make_executor`).
+`trainings.ray_executor.RayExecutor` runs each training as a Ray task on a cluster (`make_executor`).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def check_executor(config: RunConfig) -> None:
         return
     if not ray_installed():
         raise BadInput("--executor ray needs Ray, which is not installed: pip install 'lesr-local[ray]'")
-    from lesr_local.search import ray_executor  # imports Ray: only for a Ray run
+    from lesr_local.trainings import ray_executor  # imports Ray: only for a Ray run
 
     address = ray_executor.resolve_address(config.ray_address)
     if address != ray_executor.LOCAL:
@@ -73,7 +73,7 @@ def make_executor(config: RunConfig, workers: int) -> Executor:
     if config.executor != "ray":
         return LocalProcessExecutor(workers)
     check_executor(config)
-    from lesr_local.search.ray_executor import RayExecutor  # imports Ray: only when asked for
+    from lesr_local.trainings.ray_executor import RayExecutor  # imports Ray: only when asked for
 
     return RayExecutor(config.ray_address, threads=config.train_threads or 1)
 

@@ -11,7 +11,7 @@ For the best search candidate of a run, every variant is trained on the same see
   potential shaping, the quick preset's default, be compared with additive in one ablation);
 - raw: the raw state, no G (what the other variants are compared against).
 
-Trainings go through the executor seam (`search.executors`), so the candidate's code runs only in
+Trainings go through the executor seam (`trainings.executors`), so the candidate's code runs only in
 sandboxed training workers. Each (variant, seed) row is written to the store the moment it ends; a
 finished row is never trained again, an interrupted one continues from its checkpoint. Two variants
 whose training settings are identical (full and potential in a run that already uses potential
@@ -31,9 +31,9 @@ import numpy as np
 from lesr_local.config import RunConfig
 from lesr_local.errors import BadInput, Interrupted
 from lesr_local.rl.spec import TrainSpec
-from lesr_local.search.executors import Executor
-from lesr_local.search.followups import followup_budget
-from lesr_local.search.statistics import (
+from lesr_local.trainings.executors import Executor
+from lesr_local.experiments.budgets import followup_budget
+from lesr_local.experiments.statistics import (
     ArmStats,
     SeedResult,
     curve_auc,

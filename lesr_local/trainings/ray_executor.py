@@ -41,7 +41,7 @@ from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, failed_res
 from lesr_local.rl.worker import DEFAULT_HANG_SECONDS, Supervision
 from lesr_local.sandbox import protocol
 from lesr_local.sandbox.protocol import ProtocolError
-from lesr_local.search.ray_auth import ClusterAuth
+from lesr_local.trainings.ray_auth import ClusterAuth
 
 LOCAL = "local"  # --ray-address local: a private cluster on this machine for the run
 MAX_RESUBMITS = 3

@@ -1,6 +1,6 @@
 """Transfer (paper §4.5): a run's best F/G and the raw state, trained with SB3's SAC or PPO over paired seeds.
 
-Each training is one `rl.run_training` call through the executor seam (`search.executors`), so the
+Each training is one `rl.run_training` call through the executor seam (`trainings.executors`), so the
 candidate's code runs only in sandboxed workers. Rows live in the run's `transfers` table, one per
 (arm, seed); a rerun of the same transfer (same algo, steps and seeds) continues it: finished rows
 are kept and unfinished ones resume from their checkpoints. Seeds are the final evaluation's
@@ -22,9 +22,9 @@ from lesr_local.errors import BadInput
 from lesr_local.rl.action_space import require_continuous
 from lesr_local.rl.algos import TRANSFER_ALGOS, check_algo
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec
-from lesr_local.search.executors import Executor
-from lesr_local.search.followups import followup_budget
-from lesr_local.search.transfer_report import ARMS, report
+from lesr_local.trainings.executors import Executor
+from lesr_local.experiments.budgets import followup_budget
+from lesr_local.experiments.transfer_report import ARMS, report
 from lesr_local.store import Store, TransferRecord
 
 STORE_PROGRESS_S = 0.5  # steps_done is written at most this often per training (plus each evaluation)

@@ -1,0 +1,1 @@
+"""Experiments on trainings: the paired final evaluation, ablations, transfers and their statistics."""
