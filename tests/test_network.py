@@ -27,7 +27,7 @@ SOCKET_USES = {
     "lesr_local/network.py": {"if_nameindex"},           # interface names where /proc is absent
     "lesr_local/sandbox/protocol.py": {"socket"},        # wraps the LLM worker's inherited socketpair end
     # --executor ray with --ray-address HOST:PORT: is the cluster the user named reachable at all?
-    "lesr_local/search/ray_executor.py": {"create_connection"},
+    "lesr_local/trainings/ray_executor.py": {"create_connection"},
 }
 
 IPV4_ROUTES = """Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT

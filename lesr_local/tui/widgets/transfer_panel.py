@@ -1,6 +1,6 @@
 """The run detail's Transfer tab: the run's transfers (paper §4.5) and a form that starts one.
 
-A transfer runs in a thread worker (`search.transfer.run_transfer` with a local process executor:
+A transfer runs in a thread worker (`experiments.transfer.run_transfer` with a local process executor:
 every training is a sandboxed worker); progress comes back through `call_from_thread`. Leaving the
 screen or pressing Stop cancels it; the trainings keep their checkpoints, so starting the same
 transfer again continues it.
