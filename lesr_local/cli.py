@@ -18,8 +18,8 @@ from lesr_local.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, L
 # Sub-command modules, in the order `lesr --help` lists them. Each defines
 # `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
 COMMAND_MODULES = [
-    "tui", "run", "history", "show", "export", "candidate", "train", "ablate", "transfer", "envs", "models", "render",
-    "doctor", "bench",
+    "tui", "run", "evaluate", "history", "show", "export", "candidate", "train", "ablate", "transfer", "envs",
+    "models", "render", "doctor", "gc", "bench",
 ]
 
 

@@ -1,9 +1,11 @@
-"""Typed events emitted by the search engine.
+"""Typed events emitted by the search engine and the trainings it asks for.
 
-The engine is the only producer; the headless reporter (rich) and the TUI are consumers. Events are
-plain frozen dataclasses so they can cross threads and be logged; `event_to_dict` gives a JSON form.
-Candidate ids are strings: "i{iteration}-k{index}" for search candidates, "baseline" for the raw-state
-control, "final-best-s{seed}" / "final-baseline-s{seed}" for final-evaluation trainings.
+The engine and `trainings.service` are the producers; the headless reporter (rich) and the TUI are
+consumers. Events are plain frozen dataclasses so they can cross threads and be logged;
+`event_to_dict` gives a JSON form. Candidate ids are "i{iteration}-k{index}"; training ids are the
+candidate id for a search training, "control" for the search's raw-state control,
+"select-<candidate|raw>-s{seed}" for the re-evaluation, "final-best-s{seed}" / "final-raw-s{seed}" for
+the final evaluation (runs from before v2 keep their names: "baseline", "final-baseline-s{seed}").
 """
 
 from __future__ import annotations
@@ -86,14 +88,30 @@ class CandidateRejected(Event):
 
 @dataclass(frozen=True)
 class TrainingStarted(Event):
-    candidate_id: str
+    training_id: str  # the search's trainings use the candidate id ("i0-k1"); "control"; "final-best-s1" ...
     total_steps: int
     seed: int
+    purpose: str = "search"
+    candidate_id: str | None = None  # whose F/G it trains (None: the raw state)
+
+
+@dataclass(frozen=True)
+class TrainingReused(Event):
+    """A training identical to one already in the home (same key) was taken instead of trained again,
+    or (reused_steps < total_steps) a shorter one is continued from its last checkpoint."""
+
+    training_id: str
+    total_steps: int
+    reused_steps: int
+    source_run_id: str
+    source_training_id: str
+    purpose: str = "search"
+    score: float | None = None
 
 
 @dataclass(frozen=True)
 class TrainingProgress(Event):
-    candidate_id: str
+    training_id: str
     step: int
     total_steps: int
     steps_per_s: float
@@ -103,34 +121,35 @@ class TrainingProgress(Event):
 
 @dataclass(frozen=True)
 class EvaluationDone(Event):
-    candidate_id: str
+    training_id: str
     step: int
     value: float  # mean return, or success rate for goal tasks
 
 
 @dataclass(frozen=True)
 class TrainingFinished(Event):
-    candidate_id: str
+    training_id: str
     status: str  # "finished" | "failed"
     score: float | None
     lipschitz: list[float] | None
     reason: str | None = None
+    failure: str | None = None  # failed: "candidate" (its code broke a rule) or "infrastructure"
 
 
 @dataclass(frozen=True)
 class TrainingPaused(Event):
     """Successive halving: the training reached a rung and waits for the others of its iteration."""
 
-    candidate_id: str
+    training_id: str
     step: int
     total_steps: int
 
 
 @dataclass(frozen=True)
-class CandidateStopped(Event):
-    """Successive halving cut the candidate at a rung; `score` is its rung score at `step`."""
+class TrainingStopped(Event):
+    """Successive halving cut a candidate's search training at a rung; `score` is its rung score at `step`."""
 
-    candidate_id: str
+    training_id: str
     step: int
     total_steps: int
     score: float | None
@@ -147,7 +166,7 @@ class IterationFinished(Event):
 @dataclass(frozen=True)
 class FinalEvaluationStarted(Event):
     best_candidate_id: str
-    seeds: int
+    seeds: int  # paired seeds in the final evaluation (all of them, also those trained before)
     steps: int
 
 

@@ -6,6 +6,7 @@ import ctypes
 import os
 import signal
 import sys
+from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
@@ -40,6 +41,26 @@ def pid_alive(pid: int | None) -> bool:
     except PermissionError:  # exists, but belongs to someone else
         return True
     return True
+
+
+def process_started(pid: int) -> float | None:
+    """When the process started (seconds since boot, from /proc), None where that cannot be read.
+    A pid plus its start time names one process: pids are reused."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def same_process(pid: int, started: float | None) -> bool:
+    """Whether `pid` still is the process that started at `started` (any live `pid` when unknown)."""
+    if not pid_alive(pid):
+        return False
+    if started is None:
+        return True
+    now = process_started(pid)
+    return now is None or abs(now - started) < 0.05
 
 
 def cpu_count() -> int:

@@ -8,9 +8,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from lesr_local.config import preset
 from lesr_local import events as ev
+from lesr_local.config import preset
 from lesr_local.store.db import Store
+from tests.helpers_runs import record_training
 
 CODE = '''import numpy as np
 
@@ -32,25 +33,15 @@ def make_finished_run(home: Path, run_id: str = RUN_ID, status: str = "finished"
     config = {**preset("smoke").to_dict(), "samples": 2, "iterations": 1, "steps": 1200, "seeds": 2}
     store.create_run(run_id, "InvertedPendulum-v5", "smoke", config)
     store.start_iteration(run_id, 0)
-    store.add_candidate(run_id, "baseline", kind="baseline", seed=0, total_steps=1200)
-    store.mark_running(run_id, "baseline")
-    store.finish_candidate(run_id, "baseline", score=20.0, curve=[(300, 8.0), (600, 14.0), (1200, 20.0)],
-                           lipschitz=None, dim_names=None, steps=1200, seconds=12.0, steps_per_s=100.0,
-                           policy_path=None)
-    store.add_candidate(run_id, "i0-k0", kind="search", seed=0, total_steps=1200, iteration=0, sample=0,
-                        code=CODE, extra_dims=2)
-    store.mark_running(run_id, "i0-k0")
-    store.finish_candidate(
-        run_id, "i0-k0", score=25.0, curve=[(300, 9.0), (600, 18.0), (1200, 25.0)],
-        lipschitz=[0.5, 1.5, 0.25, 0.75, 2.0, 1.0],
-        dim_names=["cart position", "pole angle", "cart velocity", "pole angular velocity", "tip speed",
-                   "abs angle"],
-        steps=1200, seconds=14.0, steps_per_s=90.0, policy_path=None,
-    )
-    store.add_candidate(run_id, "i0-k1", kind="search", seed=0, total_steps=1200, iteration=0, sample=1,
-                        code="def revise_state(s):\n    return s\n", status="rejected",
-                        reason="intrinsic_reward is missing")
-    store.fail_candidate(run_id, "i0-k1", "intrinsic_reward is missing", status="rejected")
+    record_training(store, run_id, "control", purpose="control", arm="raw", score=20.0,
+                    curve=[(300, 8.0), (600, 14.0), (1200, 20.0)])
+    store.add_candidate(run_id, "i0-k0", iteration=0, sample=0, code=CODE, extra_dims=2)
+    record_training(store, run_id, "i0-k0", purpose="search", candidate_id="i0-k0", score=25.0,
+                    curve=[(300, 9.0), (600, 18.0), (1200, 25.0)], lipschitz=[0.5, 1.5, 0.25, 0.75, 2.0, 1.0],
+                    dim_names=["cart position", "pole angle", "cart velocity", "pole angular velocity", "tip speed",
+                               "abs angle"])
+    store.add_candidate(run_id, "i0-k1", iteration=0, sample=1, code="def revise_state(s):\n    return s\n",
+                        status="rejected", reason="intrinsic_reward is missing")
     store.record_llm_call(run_id, "i0-k0-a0", purpose="candidate", iteration=0, sample=0, attempt=0,
                           prompt="...", reply="Here is the module:\n" + CODE, prompt_tokens=300,
                           completion_tokens=120, seconds=3.0, finish_reason="stop")
@@ -69,8 +60,8 @@ def make_finished_run(home: Path, run_id: str = RUN_ID, status: str = "finished"
                      "improvement_relative": 0.3, "verdict": "better", "seeds": 2},
         "total_env_steps": 8400, "video_path": None,
     }
-    store.set_run_summary(run_id, summary, "i0-k0", 25.0, 20.0)
-    store.set_run_status(run_id, status, None if status == "finished" else "interrupted by the user")
+    store.end_run(run_id, status, None if status == "finished" else "interrupted by the user", summary, "i0-k0",
+                  25.0, 20.0)
     store.close()
     return run_id
 
@@ -80,7 +71,7 @@ def live_events(run_id: str = "r-live-0001") -> list[ev.Event]:
     out: list[ev.Event] = [
         ev.RunStarted(run_id, env_id="InvertedPendulum-v5", config={"iterations": 1, "samples": 1}),
         ev.IterationStarted(run_id, iteration=0, iterations=1),
-        ev.TrainingStarted(run_id, candidate_id="baseline", total_steps=1200, seed=0),
+        ev.TrainingStarted(run_id, training_id="control", total_steps=1200, seed=0, purpose="control"),
         ev.LLMStarted(run_id, purpose="candidate", iteration=0, sample=0, prompt_tokens=250),
     ]
     out += [ev.LLMToken(run_id, purpose="candidate", iteration=0, sample=0, text=piece)
@@ -89,12 +80,12 @@ def live_events(run_id: str = "r-live-0001") -> list[ev.Event]:
         ev.LLMFinished(run_id, purpose="candidate", iteration=0, sample=0, prompt_tokens=250,
                        completion_tokens=5, seconds=0.5, tokens_per_s=10.0),
         ev.CandidateAccepted(run_id, candidate_id="i0-k0", iteration=0, sample=0, extra_dims=2),
-        ev.TrainingStarted(run_id, candidate_id="i0-k0", total_steps=1200, seed=0),
-        ev.TrainingProgress(run_id, candidate_id="i0-k0", step=600, total_steps=1200, steps_per_s=100.0,
+        ev.TrainingStarted(run_id, training_id="i0-k0", total_steps=1200, seed=0, candidate_id="i0-k0"),
+        ev.TrainingProgress(run_id, training_id="i0-k0", step=600, total_steps=1200, steps_per_s=100.0,
                             eta_s=6.0),
-        ev.EvaluationDone(run_id, candidate_id="baseline", step=600, value=10.0),
-        ev.EvaluationDone(run_id, candidate_id="i0-k0", step=600, value=12.0),
-        ev.TrainingFinished(run_id, candidate_id="baseline", status="finished", score=20.0, lipschitz=None),
+        ev.EvaluationDone(run_id, training_id="control", step=600, value=10.0),
+        ev.EvaluationDone(run_id, training_id="i0-k0", step=600, value=12.0),
+        ev.TrainingFinished(run_id, training_id="control", status="finished", score=20.0, lipschitz=None),
     ]
     return out
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -14,12 +16,22 @@ from lesr_local.store import Store
 
 @dataclass
 class _Cand:
+    """What final_ordering reads of a CandidateView: status, score, how far it trained, its sample."""
+
     candidate_id: str
     status: str
     score: float | None
     stopped_at_step: int | None
     total_steps: int = 100
     sample: int = 0
+
+    @property
+    def training(self) -> Any:
+        return SimpleNamespace(total_steps=self.total_steps)
+
+    @property
+    def candidate(self) -> Any:
+        return SimpleNamespace(sample=self.sample)
 
 
 def test_ordering_ranks_how_far_a_candidate_got_before_its_score() -> None:
@@ -39,12 +51,15 @@ def test_spearman_by_hand() -> None:
 
 
 def test_rung_schedule_of_the_presets() -> None:
-    # quick: N 15k, K 3, warm-up 2k, eval every 2k -> 3 to 4k, the best to 15k (51 % of 45k)
-    quick = rung_schedule(15_000, 3, 2_000, 2_000)
-    assert quick == [Rung(4_000, 1)]
-    assert halving_steps(15_000, quick, 3) == 3 * 4_000 + 11_000
+    # quick: N 15k, K 3, warm-up 2k, eval every 2k, last_k 3 -> the rung waits for 3 evaluations after the
+    # warm-up (4k, 6k, 8k): 3 to 8k, the best to 15k (69 % of 45k). Without that rule the rung was at 4k,
+    # one evaluation after 2k updates.
+    quick = rung_schedule(15_000, 3, 2_000, 2_000, last_k=3)
+    assert quick == [Rung(8_000, 1)]
+    assert halving_steps(15_000, quick, 3) == 3 * 8_000 + 7_000
+    assert rung_schedule(15_000, 3, 2_000, 2_000, last_k=1) == [Rung(4_000, 1)]
     # paper: N 800k, K 6, warm-up 25k, eval every 5k -> 6 to 200k, 3 to 400k, 1 to 800k (46 %)
-    paper = rung_schedule(800_000, 6, 25_000, 5_000)
+    paper = rung_schedule(800_000, 6, 25_000, 5_000, last_k=10)  # 10 evaluations after the warm-up: 75k
     assert paper == [Rung(200_000, 3), Rung(400_000, 1)]
     assert halving_steps(800_000, paper, 6) / (6 * 800_000) == pytest.approx(2_200_000 / 4_800_000)
     # no rung before an evaluation after the warm-up; none for a single candidate

@@ -142,19 +142,13 @@ def test_smoke_search_finishes_with_the_chat_model(home: Path, tmp_path: Path) -
 
 
 def _finished(cid: str, iteration: int, score: float, state_dim: int) -> Any:
-    from lesr_local.store import CandidateRecord
+    from tests.helpers_runs import finished_view
 
     code = ("import numpy as np\n\n\ndef revise_state(s):\n"
             f"    f1 = np.tanh(s[{iteration % state_dim}] * {score:.1f})\n"
             "    return np.concatenate([s, np.array([f1])])\n\n\ndef intrinsic_reward(updated_s):\n"
             f"    return float(np.clip(updated_s[{state_dim}], -10, 10))\n")
-    return CandidateRecord(
-        run_id="r", candidate_id=cid, kind="search", iteration=iteration, sample=0, seed=0, status="finished",
-        reason=None, code=code, code_path=None, source_candidate_id=None, extra_dims=1, score=score,
-        lipschitz=[0.1 * (i + 1) for i in range(state_dim + 1)], dim_names=None, curve=[], total_steps=1,
-        steps_done=1, seconds=1.0, steps_per_s=1.0, policy_path=None, checkpoint_dir=None, worker_pid=None,
-        created_at=0.0, started_at=0.0, finished_at=1.0,
-    )
+    return finished_view(cid, iteration, code, score, [0.1 * (i + 1) for i in range(state_dim + 1)])
 
 
 def test_next_iteration_prompt_is_trimmed_to_its_context_window(chat_model: Any, hopper: Any, tmp_path: Path) -> None:

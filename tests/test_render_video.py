@@ -100,14 +100,15 @@ def test_candidate_code_cannot_escape_the_render_sandbox(tmp_path: Path, trained
 
 def test_cli_renders_a_stored_run(tmp_path: Path, home: Path, trained_policy: Path) -> None:
     from lesr_local.store.db import Store
+    from tests.helpers_runs import record_training
 
     store = Store(home)
     store.create_run("r-render", "InvertedPendulum-v5", "smoke", {"env_id": "InvertedPendulum-v5"})
-    store.add_candidate("r-render", "i0-k0", kind="search", seed=0, total_steps=300, iteration=0, sample=0,
-                        code=CANDIDATE, extra_dims=2)
-    store.mark_running("r-render", "i0-k0")
-    store.finish_candidate("r-render", "i0-k0", score=5.0, curve=[(300, 5.0)], lipschitz=None, dim_names=None,
-                           steps=300, seconds=1.0, steps_per_s=300.0, policy_path=str(trained_policy))
+    store.add_candidate("r-render", "i0-k0", iteration=0, sample=0, code=CANDIDATE, extra_dims=2)
+    record_training(store, "r-render", "i0-k0", purpose="search", candidate_id="i0-k0", steps=300, score=5.0,
+                    curve=[(300, 5.0)])
+    store.finish_training("r-render", "i0-k0", score=5.0, curve=[(300, 5.0)], lipschitz=None, dim_names=None,
+                          steps=300, seconds=1.0, steps_per_s=300.0, policy_path=str(trained_policy))
     store.set_run_best("r-render", "i0-k0", 5.0, None)
     store.close()
     out = tmp_path / "best.gif"

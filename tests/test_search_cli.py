@@ -11,8 +11,8 @@ import pytest
 from lesr_local.cli import build_parser
 from lesr_local.commands.run import build_config
 from lesr_local.errors import BadInput
-from lesr_local.trainings.executors import default_workers
 from lesr_local.store import Store, new_run_id
+from lesr_local.trainings.executors import default_workers
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -72,17 +72,21 @@ def test_resume_of_finished_run_is_refused(home: Path, lesr) -> None:
     with Store(home) as store:
         run_id = new_run_id()
         store.create_run(run_id, "InvertedPendulum-v5", "smoke", {"env_id": "InvertedPendulum-v5"})
-        store.set_run_status(run_id, "finished")
+        store.end_run(run_id, "finished", None, {}, None, None, None)
     out = lesr("run", "--resume", run_id, "--headless", home=home, timeout=120)
     assert out.returncode == 2 and "already finished" in out.stderr
 
 
-def test_extra_dim_names_from_feature_lines() -> None:
-    from lesr_local.search.engine import extra_dim_names
+def test_dim_names_from_feature_lines() -> None:
+    from lesr_local.envs.catalogue import get_env_info
+    from lesr_local.trainings.requests import dim_names
 
+    env = get_env_info("InvertedPendulum-v5")
     code = "def revise_state(s):\n    f1 = s[0] * 2\n    f2 = abs(s[1])\n    return s\n"
-    assert extra_dim_names(code, 3) == ["f1 = s[0] * 2", "f2 = abs(s[1])", "extra feature 2"]
-    assert extra_dim_names(None, 1) == ["extra feature 0"]
+    names = dim_names(env, code, 3)
+    assert names[:4] == [d.description for d in env.dims]
+    assert names[4:] == ["f1 = s[0] * 2", "f2 = abs(s[1])", "extra feature 2"]
+    assert dim_names(env, None, 1)[4:] == ["extra feature 0"]
 
 
 def test_budget_not_above_the_warmup_is_refused_before_anything_runs(home: Path, lesr) -> None:

@@ -17,6 +17,7 @@ from lesr_local.search.reporter import HeadlessReporter
 from lesr_local.search.summary import build_summary
 from lesr_local.store import Store, new_run_id
 from tests.helpers_runs import PENDULUM_CANDIDATE as CODE
+from tests.helpers_runs import record_training
 
 
 def _finished_run(home: Path, *, final: bool = True) -> str:
@@ -24,37 +25,35 @@ def _finished_run(home: Path, *, final: bool = True) -> str:
     run_id = new_run_id()
     store.create_run(run_id, "InvertedPendulum-v5", "smoke", {"env_id": "InvertedPendulum-v5", "final_steps": 100})
     dims = ["cart position", "pole angle", "cart velocity", "pole angular velocity"]
-    rows = [
-        ("baseline", "baseline", None, None, 0, 5.0),
-        ("i0-k0", "search", 0, CODE, 0, 8.0),
-        ("i0-k1", "search", 0, CODE, 0, None),
-        ("final-best-s0", "final-best", None, CODE, 0, 9.0),
-        ("final-best-s1", "final-best", None, CODE, 1, 11.0),
-        ("final-baseline-s0", "final-baseline", None, None, 0, 4.0),
-        ("final-baseline-s1", "final-baseline", None, None, 1, 6.0),
+    rows = [  # (training id, purpose, arm, candidate, seed, score); None: the worker was killed
+        ("control", "control", "raw", None, 0, 5.0),
+        ("i0-k0", "search", "candidate", "i0-k0", 0, 8.0),
+        ("i0-k1", "search", "candidate", "i0-k1", 0, None),
+        ("final-best-s0", "final", "candidate", "i0-k0", 0, 9.0),
+        ("final-best-s1", "final", "candidate", "i0-k0", 1, 11.0),
+        ("final-raw-s0", "final", "raw", None, 0, 4.0),
+        ("final-raw-s1", "final", "raw", None, 1, 6.0),
     ]
-    for cid, kind, it, code, seed, score in rows:
-        if kind.startswith("final") and not final:
+    for cid in ("i0-k0", "i0-k1"):
+        store.add_candidate(run_id, cid, iteration=0, sample=int(cid[-1]), code=CODE, extra_dims=1)
+    store.add_candidate(run_id, "i0-k2", iteration=0, sample=2, code="", status="rejected",
+                        reason="no def revise_state in the reply")
+    for tid, purpose, arm, candidate, seed, score in rows:
+        if purpose == "final" and not final:
             continue
-        store.add_candidate(run_id, cid, kind=kind, seed=seed, total_steps=100, iteration=it,
-                            sample=0 if it is not None else None, code=code, extra_dims=1 if code else None)
-        store.mark_running(run_id, cid)
-        if score is None:
-            store.fail_candidate(run_id, cid, "training worker died with SIGKILL")
-            continue
-        lip = [0.1, 0.5, 0.2, 0.3] + ([0.9] if code else [])
-        store.finish_candidate(run_id, cid, score=score, curve=[(50, score / 2), (100, score)], lipschitz=lip,
-                               dim_names=dims + (["extra feature 0"] if code else []), steps=100, seconds=1.0,
-                               steps_per_s=100.0, policy_path=None)
-    store.add_candidate(run_id, "i0-k2", kind="search", seed=0, total_steps=100, iteration=0, sample=2,
-                        status="rejected", reason="no def revise_state in the reply")
+        lip = [0.1, 0.5, 0.2, 0.3] + ([0.9] if candidate else [])
+        record_training(store, run_id, tid, purpose=purpose, arm=arm, candidate_id=candidate, seed=seed, steps=100,
+                        status="failed" if score is None else "finished", score=score,
+                        curve=None if score is None else [(50, score / 2), (100, score)], lipschitz=lip,
+                        dim_names=dims + (["extra feature 0"] if candidate else []),
+                        reason="training worker died with SIGKILL")
     store.record_llm_call(run_id, "i0-k0-a0", purpose="candidate", iteration=0, sample=0, attempt=0, prompt="p",
                           reply=CODE, prompt_tokens=10, completion_tokens=60, seconds=1.5, finish_reason="stop")
     store.start_iteration(run_id, 0)
     store.finish_iteration(run_id, 0, None, [])
-    store.set_run_status(run_id, "finished")
-    summary = build_summary(store, run_id)
-    store.set_run_summary(run_id, summary.to_dict(), "i0-k0", 8.0, 5.0)
+    store.set_run_best(run_id, "i0-k0", 8.0, 5.0)
+    summary = build_summary(store, run_id, status="finished")
+    store.end_run(run_id, "finished", None, summary.to_dict(), "i0-k0", 8.0, 5.0)
     store.close()
     return run_id
 
@@ -89,14 +88,10 @@ def test_summary_fields(tmp_path: Path) -> None:
 def test_a_final_seed_failing_in_one_arm_leaves_both(tmp_path: Path) -> None:
     run_id = _finished_run(tmp_path)
     with Store(tmp_path) as store:
-        for cid, kind, score in (("final-best-s2", "final-best", 30.0), ("final-baseline-s2", "final-baseline", None)):
-            store.add_candidate(run_id, cid, kind=kind, seed=2, total_steps=100, code=CODE if score else None)
-            store.mark_running(run_id, cid)
-            if score is None:
-                store.fail_candidate(run_id, cid, "training worker died with SIGKILL")
-            else:
-                store.finish_candidate(run_id, cid, score=score, curve=[(100, score)], lipschitz=None,
-                                       dim_names=None, steps=100, seconds=1.0, steps_per_s=100.0, policy_path=None)
+        record_training(store, run_id, "final-best-s2", purpose="final", candidate_id="i0-k0", seed=2, steps=100,
+                        score=30.0, curve=[(100, 30.0)])
+        record_training(store, run_id, "final-raw-s2", purpose="final", arm="raw", seed=2, steps=100,
+                        status="failed", reason="training worker died with SIGKILL")
         s = build_summary(store, run_id).to_dict()
     final = s["final"]
     assert final["paired_seeds"] == [0, 1]
@@ -172,14 +167,14 @@ def test_reporter_renders_events_and_table(tmp_path: Path) -> None:
         ev.LLMFinished(run_id, purpose="candidate", iteration=0, sample=0, prompt_tokens=5, completion_tokens=40,
                        seconds=1.0, tokens_per_s=40.0),
         ev.CandidateAccepted(run_id, candidate_id="i0-k0", iteration=0, sample=0, extra_dims=1),
-        ev.TrainingProgress(run_id, candidate_id="i0-k0", step=50, total_steps=100, steps_per_s=25.0, eta_s=2.0),
-        ev.TrainingFinished(run_id, candidate_id="i0-k0", status="finished", score=8.0, lipschitz=[0.1]),
+        ev.TrainingProgress(run_id, training_id="i0-k0", step=50, total_steps=100, steps_per_s=25.0, eta_s=2.0),
+        ev.TrainingFinished(run_id, training_id="i0-k0", status="finished", score=8.0, lipschitz=[0.1]),
     ]
     for event in events:
         reporter(event)
     with Store(tmp_path) as store:
         run = store.get_run(run_id)
-        reporter.print_summary(run.summary, store.list_candidates(run_id))
+        reporter.print_summary(run.summary, store.candidate_views(run_id))
     text = buf.getvalue()
     assert "40.0 tok/s" in text and "ETA 2s" in text and "accepted" in text
     assert "difference" in text and "+100.0%" in text and "95% CI [+5, +5]" in text
@@ -196,9 +191,9 @@ def test_reporter_live_bars_at_a_terminal() -> None:
         ev.LLMToken(run_id, purpose="candidate", iteration=0, sample=0, text="def"),
         ev.LLMFinished(run_id, purpose="candidate", iteration=0, sample=0, prompt_tokens=12, completion_tokens=1,
                        seconds=0.1, tokens_per_s=10.0),
-        ev.TrainingStarted(run_id, candidate_id="i0-k0", total_steps=100, seed=0),
-        ev.TrainingProgress(run_id, candidate_id="i0-k0", step=40, total_steps=100, steps_per_s=20.0, eta_s=3.0),
-        ev.TrainingFinished(run_id, candidate_id="i0-k0", status="failed", score=None, lipschitz=None,
+        ev.TrainingStarted(run_id, training_id="i0-k0", total_steps=100, seed=0),
+        ev.TrainingProgress(run_id, training_id="i0-k0", step=40, total_steps=100, steps_per_s=20.0, eta_s=3.0),
+        ev.TrainingFinished(run_id, training_id="i0-k0", status="failed", score=None, lipschitz=None,
                             reason="training worker died with SIGKILL"),
     ]:
         reporter(event)

@@ -12,19 +12,19 @@ from typing import Any
 import numpy as np
 import pytest
 
+from lesr_local import events as ev
 from lesr_local.commands.show import run_detail
 from lesr_local.config import EvalConfig, LLMConfig, RunConfig, TD3Config
 from lesr_local.errors import Interrupted
-from lesr_local import events as ev
 from lesr_local.search.engine import SearchEngine
-from lesr_local.trainings.executors import LocalProcessExecutor
 from lesr_local.search.halving import Rung, halving_steps, rung_schedule
 from lesr_local.search.replay import replay_factory
 from lesr_local.store import Store
+from lesr_local.trainings.executors import LocalProcessExecutor
 
 pytestmark = pytest.mark.slow
 
-STEPS, FINAL_STEPS, WARMUP, EVERY, LAST_K = 1600, 600, 200, 200, 2
+STEPS, FINAL_STEPS, WARMUP, EVERY, LAST_K = 1600, 600, 200, 100, 2
 FAILING_FINAL_SEED = 2  # its raw-state final training is made to fail (see FailOneFinalBaseline)
 
 
@@ -92,17 +92,23 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         first.start(_config())
     [record] = store.list_runs()
     stopped_at = len(events)
-    paused_before_stop = {e.candidate_id for e in events if isinstance(e, ev.TrainingPaused)}
+    paused_before_stop = {e.training_id for e in events if isinstance(e, ev.TrainingPaused)}
     # the replay goes on where the stored exchanges end (a resumed run answers those from the store)
     served = len([c for c in store.list_llm_calls(record.run_id) if c.purpose != "analysis"])
     resumed = SearchEngine(store, sink, executor_factory=FailOneFinalBaseline,
                            llm_client_factory=replay_factory(REPLAY[served:]))
     summary = resumed.resume(record.run_id).to_dict()
-    cands = {c.candidate_id: c for c in store.list_candidates(summary["run_id"])}
+    views = store.candidate_views(summary["run_id"])
+    # the search training of every accepted candidate, by candidate id, and every training by its id
+    cands = {v.candidate_id: v.training for v in views if v.training is not None}
+    iteration = {v.candidate_id: v.iteration for v in views}
+    trainings = {t.training_id: t for t in store.list_trainings(summary["run_id"])}
+    code = {v.candidate_id: v.code for v in views}
     calls = {c.call_key: c for c in store.list_llm_calls(summary["run_id"])}
     detail = run_detail(store, summary["run_id"])
     store.close()
-    return {"summary": summary, "cands": cands, "calls": calls, "events": events, "detail": detail,
+    return {"summary": summary, "cands": cands, "iteration": iteration, "trainings": trainings, "code": code,
+            "calls": calls, "events": events, "detail": detail,
             "status_after_stop": record.status, "stopped_at": stopped_at, "paused_before_stop": paused_before_stop}
 
 
@@ -111,13 +117,15 @@ def _rung_score(curve: list[tuple[int, float]], step: int) -> float:
 
 
 def test_schedule_of_this_run() -> None:
-    assert rung_schedule(STEPS, 4, WARMUP, EVERY) == [Rung(400, 2), Rung(800, 1)]
+    # a rung needs LAST_K evaluations after the warm-up (steps 300 and 400), as many as the search score
+    assert rung_schedule(STEPS, 4, WARMUP, EVERY, last_k=LAST_K) == [Rung(400, 2), Rung(800, 1)]
+    assert rung_schedule(STEPS, 4, WARMUP, 200, last_k=LAST_K) == [Rung(800, 1)]  # 400 would rest on one
 
 
 def test_pruning_order_per_iteration(run: dict[str, Any]) -> None:
     cands = run["cands"]
     for it in (0, 1):
-        mine = [c for c in cands.values() if c.kind == "search" and c.iteration == it and c.status != "rejected"]
+        mine = [c for cid, c in cands.items() if run["iteration"][cid] == it]
         assert len(mine) == 4 and all(c.status == "finished" for c in mine)
         stops = sorted(c.stopped_at_step or STEPS for c in mine)
         assert stops == [400, 400, 800, STEPS]
@@ -137,20 +145,20 @@ def test_rungs_resume_and_no_step_is_trained_twice(run: dict[str, Any]) -> None:
     cands, events = run["cands"], run["events"]
     assert run["status_after_stop"] == "interrupted" and run["summary"]["status"] == "finished"
     paused = [e for e in events if isinstance(e, ev.TrainingPaused)]
-    assert run["paused_before_stop"] and sorted({(e.candidate_id, e.step) for e in paused}) == sorted(
-        {(c.candidate_id, r) for c in cands.values() if c.kind == "search" and c.status == "finished"
+    assert run["paused_before_stop"] and sorted({(e.training_id, e.step) for e in paused}) == sorted(
+        {(c.training_id, r) for c in cands.values() if c.status == "finished"
          for r in (400, 800) if (c.stopped_at_step or STEPS) >= r})
     for pause in paused:
         # once at a rung, a candidate continues from there, also across the stop and the resume
         later = [e.step for e in events[events.index(pause) + 1:]
-                 if isinstance(e, ev.TrainingProgress) and e.candidate_id == pause.candidate_id]
+                 if isinstance(e, ev.TrainingProgress) and e.training_id == pause.training_id]
         assert all(step > pause.step for step in later), (pause, later)
     for cid in run["paused_before_stop"]:  # reached its rung before the stop: nothing below it again
         later = [e.step for e in events[run["stopped_at"]:]
-                 if isinstance(e, ev.TrainingProgress) and e.candidate_id == cid]
+                 if isinstance(e, ev.TrainingProgress) and e.training_id == cid]
         assert all(step > 400 for step in later), (cid, later)
     for cand in cands.values():
-        if cand.kind == "search" and cand.status == "finished":
+        if cand.status == "finished":
             end = cand.stopped_at_step or STEPS
             assert [s for s, _ in cand.curve] == list(range(EVERY, end + 1, EVERY))
     s = run["summary"]
@@ -162,25 +170,25 @@ def test_rungs_resume_and_no_step_is_trained_twice(run: dict[str, Any]) -> None:
 
 
 def test_best_is_chosen_on_fresh_seeds_over_all_iterations(run: dict[str, Any]) -> None:
-    cands, s = run["cands"], run["summary"]
-    finalists = sorted(c.candidate_id for c in cands.values() if c.kind == "search" and c.status == "finished"
-                       and c.stopped_at_step is None)
+    cands, trainings, s = run["cands"], run["trainings"], run["summary"]
+    finalists = sorted(cid for cid, c in cands.items() if c.status == "finished" and c.stopped_at_step is None)
     assert [c[:3] for c in finalists] == ["i0-", "i1-"]  # one survivor per iteration
-    selection = {c.source_candidate_id: c for c in cands.values() if c.kind == "selection"}
+    selection = {t.candidate_id: t for t in trainings.values() if t.purpose == "selection" and not t.is_raw}
     assert sorted(selection) == finalists
-    assert all(c.seed == 4 and c.status == "finished" for c in selection.values())  # seed + S + 1: fresh
-    assert cands["select-baseline-s4"].status == "finished"
+    # fresh seeds, clear of the search seed and of every final seed (also ones added later)
+    assert all(t.seed == 1000 and t.status == "finished" for t in selection.values())
+    assert trainings["select-raw-s1000"].status == "finished"
     chosen = max(finalists, key=lambda cid: selection[cid].score)
     assert s["best"]["candidate_id"] == chosen and s["best"]["selection_mean"] == selection[chosen].score
-    assert {c.source_candidate_id for c in cands.values() if c.kind == "final-best"} == {chosen}
+    assert {t.candidate_id for t in trainings.values() if t.purpose == "final" and not t.is_raw} == {chosen}
     assert s["selection_env_steps"] == 3 * STEPS
 
 
 def test_duplicate_code_is_rejected_and_repaired(run: dict[str, Any]) -> None:
-    calls, cands = run["calls"], run["cands"]
+    calls = run["calls"]
     assert "same code as candidate i0-k0" in calls["i1-k0-a0"].parsed["reason"]
     assert calls["i1-k0-a1"].parsed["valid"] is True
-    assert cands["i1-k0"].code.strip() == CODES_IT1[0].strip()
+    assert run["code"]["i1-k0"].strip() == CODES_IT1[0].strip()
     # the next prompt told the model which candidates were stopped early, and where
     prompt = calls["i1-k0-a0"].prompt
     assert "stopped early" in prompt and "at step 400" in prompt
@@ -193,8 +201,8 @@ def test_a_final_seed_failing_in_one_arm_is_excluded_from_both(run: dict[str, An
     [gone] = final["excluded_seeds"]
     assert gone["seed"] == FAILING_FINAL_SEED and gone["missing"] == ["baseline"]
     assert "IndexError" in gone["reason"]
-    assert run["cands"]["final-best-s2"].status == "finished"  # finished, yet left out of the comparison
-    for arm in ("best", "baseline"):
+    assert run["trainings"]["final-best-s2"].status == "finished"  # finished, yet left out of the comparison
+    for arm in ("best", "raw"):
         assert [p["seed"] for p in final[arm]["per_seed"]] == [1, 3]
     assert "1 seed failed in an arm and is excluded" in s["verdict"]
     assert s["total_env_steps"] == s["search_env_steps"] + s["selection_env_steps"] + s["final_env_steps"]

@@ -5,6 +5,7 @@ fails. Runs go through the real CLI: the LLM, the sandboxed training workers, SQ
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import os
 import signal
 import threading
@@ -17,7 +18,7 @@ import psutil
 import pytest
 
 from lesr_local.rl.checkpoint import has_checkpoint
-from lesr_local.store import CandidateRecord, Store
+from lesr_local.store import Store, TrainingRecord
 from tests.conftest import run_lesr, spawn_lesr, wait_for
 from tests.helpers_ray import RayCluster, free_port
 
@@ -47,15 +48,15 @@ def _runs(home: Path) -> list[Any]:
         return store.list_runs()
 
 
-def _training_with_checkpoint(home: Path, min_steps: int) -> Callable[[], CandidateRecord | None]:
+def _training_with_checkpoint(home: Path, min_steps: int) -> Callable[[], TrainingRecord | None]:
     """A running training on the cluster that has trained `min_steps` and holds a checkpoint."""
 
-    def check() -> CandidateRecord | None:
+    def check() -> TrainingRecord | None:
         runs = _runs(home)
         if not runs:
             return None
         with Store(home) as store:
-            for cand in store.list_candidates(runs[0].run_id):
+            for cand in store.list_trainings(runs[0].run_id):
                 if (cand.status == "running" and cand.steps_done >= min_steps and cand.worker_pid
                         and cand.node and has_checkpoint(Path(cand.checkpoint_dir or "/nonexistent"))):
                     return cand
@@ -186,11 +187,11 @@ def test_run_survives_killed_ray_workers_and_continues_from_the_checkpoint(home:
     assert summary["total_env_steps"] == 2 * SEARCH_STEPS + 2 * 1200
     detail = _show(home, summary["run_id"])
     assert detail["config"]["executor"] == "ray"
-    trained = [c for c in detail["candidates"] if c["status"] == "finished"]
+    trained = [c for c in detail["trainings"] if c["status"] == "finished"]
     assert len(trained) == 4
     for cand in trained:
         assert cand["executor"] == "ray" and len(cand["node"]) == 56, cand  # a Ray node id (hex)
-    killed = next(c for c in trained if c["candidate_id"] == victim.candidate_id)
+    killed = next(c for c in trained if c["training_id"] == victim.training_id)
     assert 0 < killed["resumed_from"] < SEARCH_STEPS, killed  # continued from its checkpoint, not from step 0
     assert killed["steps_done"] == SEARCH_STEPS
 
@@ -222,7 +223,7 @@ def test_cancel_stops_tasks_and_children_then_the_run_resumes_on_the_local_execu
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["status"] == "finished"
     detail = _show(home, run_id)
     assert detail["config"]["executor"] == "local"  # where the run went on
-    continued = next(c for c in detail["candidates"] if c["candidate_id"] == running.candidate_id)
+    continued = next(c for c in detail["trainings"] if c["training_id"] == running.training_id)
     assert continued["status"] == "finished" and continued["executor"] == "local"
     assert continued["node"] == os.uname().nodename
     assert continued["resumed_from"] > 0
@@ -248,7 +249,7 @@ def test_relayed_frames_drive_the_same_supervision_as_a_local_training(tmp_path:
     from lesr_local.trainings.ray_executor import _RayTraining
 
     spec = _tiny_spec(tmp_path)
-    job = RelayJob.of(spec, checkpoint=None)
+    job = RelayJob.of(spec)
     assert job.spec["checkpoint_dir"] is None and job.spec["policy_path"] is None
     placed: list[tuple[str, str]] = []
     progress: list[int] = []
@@ -263,6 +264,31 @@ def test_relayed_frames_drive_the_same_supervision_as_a_local_training(tmp_path:
     assert placed == [("n1", "h1")] and progress and progress[-1] <= 600
     assert outcome.policy_path == str(spec.policy_path) and spec.policy_path.is_file()
     assert has_checkpoint(spec.checkpoint_dir)
+
+    # a resubmitted training: the driver's checkpoint goes to the node in chunks, never as one object
+    import hashlib
+
+    from lesr_local.rl.checkpoint import checkpoint_path
+    from lesr_local.rl.relay import CheckpointStream
+    from lesr_local.sandbox import protocol
+    from lesr_local.sandbox.tensorfile import read_state
+    from lesr_local.trainings.ray_executor import checkpoint_chunks
+
+    saved = checkpoint_path(spec.checkpoint_dir)
+    at_step = read_state(saved)["step"]
+    chunks = list(checkpoint_chunks(saved))
+    assert len(chunks) >= 1 and all(len(c) <= protocol.CHUNK_BYTES for c in chunks)
+    assert b"".join(chunks) == saved.read_bytes()
+    longer = replace(spec, steps=900, policy_path=tmp_path / "longer.safetensors")
+    stream = CheckpointStream(saved.stat().st_size, hashlib.sha256(saved.read_bytes()).hexdigest(), iter(chunks))
+    driver = _RayTraining(longer, 1, 60.0, None, threading.Event(), None, None, None)
+    outcome = None
+    for frame in relay_training(RelayJob.of(longer), node="n1", host="h1", checkpoint=stream):
+        outcome = driver._handle(frame)
+        if outcome is not None:
+            break
+    assert outcome is not None and outcome.status == "finished", outcome
+    assert outcome.resumed_from == at_step > 0  # continued from the streamed checkpoint
 
 
 def test_driver_refuses_frames_that_break_the_protocol(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def _snapshot(home: Path) -> tuple[str, dict[str, Any], list[Any]] | None:
         if not runs:
             return None
         run_id = runs[0].run_id
-        return run_id, {c.candidate_id: c for c in store.list_candidates(run_id)}, store.list_llm_calls(run_id)
+        return run_id, {c.training_id: c for c in store.list_trainings(run_id)}, store.list_llm_calls(run_id)
 
 
 def _training_workers(root_pid: int) -> list[psutil.Process]:
@@ -58,10 +58,10 @@ def test_killed_worker_then_sigkill_and_resume(home: Path) -> None:
                 return None
             _, cands, _ = snap
             running = [c for c in cands.values() if c.status == "running"]
-            if len(running) == 1 and running[0].kind == "search" and 0 < running[0].steps_done < 1500:
+            if len(running) == 1 and running[0].purpose == "search" and 0 < running[0].steps_done < 1500:
                 workers = _training_workers(proc.pid)
                 if len(workers) == 1:
-                    return running[0].candidate_id, workers[0]
+                    return running[0].training_id, workers[0]
             return None
 
         victim_id, worker = wait_for("a search candidate training alone", search_training, proc)
@@ -81,7 +81,7 @@ def test_killed_worker_then_sigkill_and_resume(home: Path) -> None:
             if snap is None:
                 return None
             _, cands, calls = snap
-            done = [c for c in cands.values() if c.kind == "search" and c.status == "finished"]
+            done = [c for c in cands.values() if c.purpose == "search" and c.status == "finished"]
             return snap if done and any(c.call_key.startswith("i1-") for c in calls) else None
 
         wait_for("iteration 2 under way", progressed, proc)

@@ -39,13 +39,14 @@ def test_json_summary_fields(smoke: dict[str, Any]) -> None:
     assert s["iterations"] == 2
     assert s["best"]["candidate_id"].startswith("i") and isinstance(s["best"]["score"], float)
     assert Path(s["best"]["code_path"]).is_file()
-    assert isinstance(s["baseline"]["score"], float)
+    assert isinstance(s["control"]["score"], float) and s["baseline"] == s["control"]  # v1 name kept
     final = s["final"]
-    for arm in ("best", "baseline"):
+    assert final["baseline"] == final["raw"]
+    for arm in ("best", "raw"):
         assert final[arm]["seeds"] == 2 and [p["seed"] for p in final[arm]["per_seed"]] == [1, 2]
         assert isinstance(final[arm]["mean"], float) and final[arm]["std"] >= 0.0
         assert isinstance(final[arm]["iqm"], float) and isinstance(final[arm]["auc"], float)
-    assert final["improvement"] == pytest.approx(final["best"]["mean"] - final["baseline"]["mean"])
+    assert final["improvement"] == pytest.approx(final["best"]["mean"] - final["raw"]["mean"])
     low, high = final["improvement_ci95"]
     assert low <= final["improvement"] <= high
     assert s["verdict"].startswith(final["verdict"]) and "preliminary" in s["verdict"]
@@ -53,29 +54,35 @@ def test_json_summary_fields(smoke: dict[str, Any]) -> None:
     assert s["final_env_steps"] == 2 * 2 * 1_200
     assert s["search_env_steps"] >= 2 * 1_200  # the control + at least one candidate
     assert s["total_env_steps"] == s["search_env_steps"] + s["selection_env_steps"] + s["final_env_steps"]
+    assert s["reused_env_steps"] == 0 and s["trained_env_steps"] == s["total_env_steps"]  # a fresh home
 
 
 def test_store_rows(smoke: dict[str, Any]) -> None:
     s = smoke["summary"]
     with Store(smoke["home"]) as store:
         run = store.get_run(s["run_id"])
-        cands = {c.candidate_id: c for c in store.list_candidates(run.run_id)}
+        trainings = {t.training_id: t for t in store.list_trainings(run.run_id)}
+        views = store.candidate_views(run.run_id)
         calls = store.list_llm_calls(run.run_id)
         iters = store.list_iterations(run.run_id)
     assert run.status == "finished" and run.summary == s and run.config["preset"] == "smoke"
-    assert {"baseline", "final-best-s1", "final-best-s2", "final-baseline-s1", "final-baseline-s2"} <= set(cands)
-    search = [c for c in cands.values() if c.kind == "search"]
-    assert {c.candidate_id for c in search} == {"i0-k0", "i0-k1", "i1-k0", "i1-k1"}
-    for cand in cands.values():
-        assert cand.status in ("finished", "failed", "rejected")
-        if cand.status == "finished":
-            assert cand.curve and cand.lipschitz and len(cand.dim_names) == len(cand.lipschitz)
-            assert cand.finished_at is not None and cand.steps_done == cand.total_steps
+    assert {"control", "final-best-s1", "final-best-s2", "final-raw-s1", "final-raw-s2"} <= set(trainings)
+    assert {v.candidate_id for v in views} == {"i0-k0", "i0-k1", "i1-k0", "i1-k1"}
+    for t in trainings.values():
+        assert t.status in ("finished", "failed")
+        assert t.walls is None or "seccomp" in t.walls
+        if t.status == "finished":
+            assert t.curve and t.lipschitz and len(t.dim_names) == len(t.lipschitz)
+            assert t.finished_at is not None and t.steps_done == t.total_steps and t.numerics
         else:
-            assert cand.reason
-    assert cands["final-best-s1"].source_candidate_id == s["best"]["candidate_id"]
+            assert t.reason and t.failure in ("candidate", "infrastructure")
+    assert trainings["final-best-s1"].candidate_id == s["best"]["candidate_id"]
+    assert trainings["final-raw-s1"].is_raw and trainings["control"].purpose == "control"
     assert [it.status for it in iters] == ["finished", "finished"]
     assert iters[0].analysis  # the reasoning turn fed iteration 2
+    # each iteration keeps the prompt its samples were asked with (a resume asks the rest the same way)
+    first_ask = next(c.prompt for c in calls if c.call_key == "i1-k0-a0")
+    assert iters[1].prompt and iters[1].prompt.strip()[:300] in first_ask
     purposes = [c.purpose for c in calls]
     assert purposes.count("analysis") == 1 and purposes.count("candidate") == 4
     assert all(c.reply is not None and c.completion_tokens >= 0 for c in calls)
@@ -126,7 +133,7 @@ def test_history_show_export_plot(smoke: dict[str, Any], tmp_path: Path) -> None
 def test_ablate_the_smoke_run(smoke: dict[str, Any]) -> None:
     """`lesr ablate` on the finished smoke run: every variant, the same seeds, stored and shown."""
     home, run_id = smoke["home"], smoke["summary"]["run_id"]
-    out = run_lesr("ablate", run_id, "--seeds", "2", "--steps", "300", "--json", home=home, timeout=600)
+    out = run_lesr("ablate", run_id, "--seeds", "2", "--steps", "600", "--json", home=home, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout)
     assert report["candidate_id"] == smoke["summary"]["best"]["candidate_id"]
@@ -150,9 +157,9 @@ def test_transfer_of_the_smoke_run_is_stored_and_shown(smoke: dict[str, Any]) ->
     assert result["source_candidate_id"] == smoke["summary"]["best"]["candidate_id"]
     assert result["env_steps"] == 2 * 2 * 400
     with Store(home) as store:
-        rows = store.list_transfers(run_id)
+        rows = store.list_trainings(run_id, purpose="transfer")
     assert sorted((r.arm, r.seed, r.status) for r in rows) == [
-        ("baseline", 1, "finished"), ("baseline", 2, "finished"), ("best", 1, "finished"), ("best", 2, "finished")]
+        ("candidate", 1, "finished"), ("candidate", 2, "finished"), ("raw", 1, "finished"), ("raw", 2, "finished")]
     show = run_lesr("show", run_id, "--json", home=home)
     [shown] = json.loads(show.stdout)["transfers"]
     assert shown["transfer_id"] == result["transfer_id"]

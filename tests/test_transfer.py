@@ -12,6 +12,7 @@ import pytest
 from lesr_local.config import preset
 from lesr_local.experiments.transfer_report import transfer_reports
 from lesr_local.store import Store, new_run_id
+from tests.helpers_runs import record_training
 
 CODE = """import numpy as np
 
@@ -28,15 +29,13 @@ def _run(home: Path, env_id: str = "InvertedPendulum-v5", best_status: str | Non
         run_id = new_run_id()
         config = {**preset("smoke").to_dict(), "env_id": env_id, "seeds": 2}  # a whole stored config
         store.create_run(run_id, env_id, "smoke", config)
+        best = None
         if best_status is not None:
-            store.add_candidate(run_id, "i0-k0", kind="search", seed=0, total_steps=300, iteration=0, sample=0,
-                                code=CODE, extra_dims=1)
-            store.mark_running(run_id, "i0-k0")
-            if best_status == "finished":
-                store.finish_candidate(run_id, "i0-k0", score=5.0, curve=[(300, 5.0)], lipschitz=None,
-                                       dim_names=None, steps=300, seconds=1.0, steps_per_s=300.0, policy_path=None)
-            store.set_run_summary(run_id, {"run_id": run_id}, "i0-k0", 5.0, 4.0)
-        store.set_run_status(run_id, "finished")
+            store.add_candidate(run_id, "i0-k0", iteration=0, sample=0, code=CODE, extra_dims=1)
+            record_training(store, run_id, "i0-k0", purpose="search", candidate_id="i0-k0", steps=300,
+                            status=best_status, score=5.0, curve=[(300, 5.0)])
+            best = "i0-k0" if best_status == "finished" else None
+        store.end_run(run_id, "finished" if best else "interrupted", None, {"run_id": run_id}, best, 5.0, 4.0)
     return run_id
 
 
@@ -70,16 +69,15 @@ def test_sac_on_a_discrete_action_space_is_refused(home: Path, lesr) -> None:
 def test_report_pairs_seeds_and_show_lists_it(home: Path, lesr) -> None:
     run_id = _run(home)
     with Store(home) as store:
-        for arm, scores in (("best", {1: 12.0, 2: 9.0}), ("baseline", {1: 10.0, 2: 6.0})):
+        for arm, scores in (("candidate", {1: 12.0, 2: 9.0}), ("raw", {1: 10.0, 2: 6.0})):
             for seed, score in scores.items():
-                store.add_transfer_row(run_id, "ppo-1", algo="ppo", arm=arm, seed=seed, total_steps=300,
-                                       source_candidate_id="i0-k0" if arm == "best" else None, checkpoint_dir=None)
-                store.mark_transfer_running(run_id, "ppo-1", arm, seed)
-                store.finish_transfer_row(run_id, "ppo-1", arm, seed, score=score, curve=[(300, score)],
-                                          steps=300, seconds=1.0, steps_per_s=300.0, policy_path=None)
+                record_training(store, run_id, f"transfer-ppo-1-{arm}-s{seed}", purpose="transfer", arm=arm,
+                                candidate_id="i0-k0" if arm == "candidate" else None, seed=seed, steps=300,
+                                score=score, curve=[(300, score)], group_id="ppo-1", algo="ppo")
         [report] = transfer_reports(store, run_id)
     assert report["status"] == "finished" and report["seeds"] == [1, 2] and report["paired_seeds"] == 2
-    assert report["best"]["mean"] == 10.5 and report["baseline"]["mean"] == 8.0
+    assert report["best"]["mean"] == 10.5 and report["raw"]["mean"] == 8.0 and report["baseline"] == report["raw"]
+    assert report["improvement_ci95_t"] is not None and report["shaping"] == "additive"
     assert report["improvement"] == pytest.approx(2.5)  # paired differences 2 and 3
     assert report["improvement_relative"] == pytest.approx(2.5 / 8.0)  # 8 is 4 standard errors from 0
     low, high = report["improvement_ci95"]
@@ -92,21 +90,5 @@ def test_report_pairs_seeds_and_show_lists_it(home: Path, lesr) -> None:
     [shown] = json.loads(out.stdout)["transfers"]
     assert shown["transfer_id"] == "ppo-1" and [s["score"] for s in shown["best"]["per_seed"]] == [12.0, 9.0]
     text = lesr("show", run_id, home=home)
-    assert "transfer ppo-1 — PPO, 300 steps × 2 seeds — finished" in text.stdout
+    assert "transfer ppo-1 — PPO, 300 steps × 2 seeds, additive shaping of the run's G — finished" in text.stdout
     assert "improvement +2.50 (+31.2%)" in text.stdout
-
-
-def test_a_store_from_before_transfers_gains_the_table_on_open(tmp_path: Path) -> None:
-    import sqlite3
-
-    run_id = _run(tmp_path)
-    conn = sqlite3.connect(tmp_path / "lesr.sqlite3")
-    conn.execute("DROP TABLE transfers")  # what a store written before the transfers table looks like
-    conn.commit()
-    conn.close()
-    with Store(tmp_path) as store:
-        assert store.list_transfers(run_id) == []
-        store.add_transfer_row(run_id, "sac-1", algo="sac", arm="best", seed=1, total_steps=10,
-                               source_candidate_id="i0-k0", checkpoint_dir=None)
-        assert [r.transfer_id for r in store.list_transfers(run_id)] == ["sac-1"]
-        assert store.get_run(run_id).status == "finished"  # the run itself is untouched

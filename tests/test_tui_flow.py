@@ -64,7 +64,7 @@ async def test_smoke_run_from_the_form_to_a_candidate(home: Path) -> None:
         assert session.exit_code == 0
         assert saw_tokens  # the LLM's text streamed onto the screen while it was generated
         table = live.query_one(CandidatesTable)
-        assert "baseline" in table.candidate_ids
+        assert "control" in table.candidate_ids
         assert any(cid.startswith("i0-k") for cid in table.candidate_ids)
         status = plain(live.query_one("#run-status", Static))
         assert "finished" in status

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from textual.widgets import Input, RichLog, Static
 
-from lesr_local.config import preset
 from lesr_local import events as ev
+from lesr_local.config import preset
 from lesr_local.tui.app import LesrApp
 from lesr_local.tui.screens.live_run import LiveRunScreen
 from lesr_local.tui.screens.main_menu import MainMenuScreen
@@ -43,26 +43,26 @@ async def test_events_fill_table_stream_curves_and_log(home: Path) -> None:
         screen = app.screen
         assert isinstance(screen, LiveRunScreen)
         table = screen.query_one(CandidatesTable)
-        assert table.candidate_ids == ["baseline", "i0-k0"]
+        assert table.candidate_ids == ["control", "i0-k0"]
         assert table.value("i0-k0", "status") == "running"
         assert table.value("i0-k0", "step") == 600
-        assert table.value("baseline", "score") == 20.0
+        assert table.value("control", "score") == 20.0
         assert str(table.get_cell("i0-k0", "progress")).strip().endswith("50%")
         stream = screen.query_one(LLMStream)
         assert "def revise_state(s):" in "\n".join(stream.lines)
         assert "    return s" in stream.lines
         curves = screen.query_one(CurvesPlot)
-        assert curves.series == {"baseline": [(600, 10.0)], "i0-k0": [(600, 12.0)]}
+        assert curves.series == {"control": [(600, 10.0)], "i0-k0": [(600, 12.0)]}
         await pilot.press("3")  # the Log tab (a RichLog lays out its lines once it is shown)
         await pilot.pause(0.2)
         log = screen.query_one("#log", RichLog)
         log_text = "\n".join(line.text for line in log.lines)
-        assert "i0-k0 accepted" in log_text and "baseline finished, score 20.000" in log_text
+        assert "i0-k0 accepted" in log_text and "control finished, score 20.000" in log_text
         status = plain(screen.query_one("#run-status", Static))
         assert "r-live-0001" in status and "iteration 1/1" in status and "control 20.0" in status
 
         # A later event touches only its row's cells.
-        session.sink(ev.TrainingFinished("r-live-0001", candidate_id="i0-k0", status="finished", score=25.0,
+        session.sink(ev.TrainingFinished("r-live-0001", training_id="i0-k0", status="finished", score=25.0,
                                          lipschitz=[1.0, 2.0]))
         session.sink(ev.IterationFinished("r-live-0001", iteration=0, best_candidate_id="i0-k0", best_score=25.0))
         await pilot.pause(0.2)
@@ -90,11 +90,11 @@ async def test_a_candidate_paused_then_stopped_by_halving(home: Path) -> None:
         await pilot.pause()
         for event in live_events():
             session.sink(event)
-        session.sink(ev.TrainingPaused("r-live-0001", candidate_id="i0-k0", step=600, total_steps=1200))
+        session.sink(ev.TrainingPaused("r-live-0001", training_id="i0-k0", step=600, total_steps=1200))
         await pilot.pause(0.2)
         table = app.screen.query_one(CandidatesTable)
         assert table.value("i0-k0", "status") == "paused"
-        session.sink(ev.CandidateStopped("r-live-0001", candidate_id="i0-k0", step=600, total_steps=1200, score=9.0,
+        session.sink(ev.TrainingStopped("r-live-0001", training_id="i0-k0", step=600, total_steps=1200, score=9.0,
                                          reason="stopped early at step 600 of 1200 by successive halving"))
         await pilot.pause(0.2)
         assert table.value("i0-k0", "status") == "stopped" and table.value("i0-k0", "score") == 9.0

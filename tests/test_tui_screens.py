@@ -15,6 +15,7 @@ from lesr_local.tui.screens.models import ModelsScreen
 from lesr_local.tui.screens.new_run import NewRunScreen
 from lesr_local.tui.screens.run_detail import RunDetailScreen
 from lesr_local.tui.widgets.charts import LipschitzChart
+from tests.helpers_runs import record_training
 from tests.helpers_tui import CODE, RUN_ID, async_test, make_finished_run, plain
 
 
@@ -165,7 +166,7 @@ async def test_history_run_detail_and_candidate_detail(home: Path) -> None:
         assert "search: best i0-k0 25.0 · control 20.0 (one seed each)" in info
         candidates = app.screen.query_one("#run-candidates-table", DataTable)
         ids = [str(candidates.get_row_at(i)[0]) for i in range(candidates.row_count)]
-        assert ids == ["baseline", "i0-k0", "i0-k1"]
+        assert ids == ["control", "i0-k0", "i0-k1"]
         await pilot.press("down")
         await pilot.press("enter")
         await pilot.pause()
@@ -237,9 +238,9 @@ async def test_run_detail_shows_shaping_and_the_ablations_tab(home: Path) -> Non
     with Store(home) as store:
         for variant, scores in (("full", (30.0, 34.0)), ("raw", (20.0, 21.0))):
             for seed, score in zip((1, 2), scores, strict=True):
-                store.start_ablation(RUN_ID, "i0-k0", 500, variant, seed, "additive" if variant == "full" else None)
-                store.finish_ablation(RUN_ID, "i0-k0", 500, variant, seed, status="finished", score=score,
-                                      auc=score / 2, curve=[(500, score)], reason=None, seconds=1.0)
+                record_training(store, RUN_ID, f"ablate-i0-k0-n500-{variant}-s{seed}", purpose="ablation",
+                                arm=variant, candidate_id="i0-k0" if variant == "full" else None, seed=seed,
+                                steps=500, score=score, curve=[(500, score)], group_id="i0-k0-n500")
     app = LesrApp(home, preview=False)
     async with app.run_test(size=(120, 30)) as pilot:
         app.open_run(RUN_ID)

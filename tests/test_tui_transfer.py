@@ -37,9 +37,10 @@ async def test_transfer_tab_starts_a_ppo_transfer_with_progress_and_shows_it(hom
         await pilot.pause()
         status = plain(panel.query_one("#transfer-status", Static))
         assert "transfer ppo-1: finished" in status, status
-        assert panel.steps_seen == {("best", 1): 300, ("baseline", 1): 300}
+        assert panel.steps_seen == {("candidate", 1): 300, ("raw", 1): 300}
         results = plain(panel.query_one("#transfer-results", Static))
         assert "ppo-1 · PPO · 300 steps × 1 seeds · finished" in results and "best (i0-k0)" in results
     with Store(home) as store:
-        rows = store.list_transfers(RUN_ID)
-    assert sorted((r.arm, r.status) for r in rows) == [("baseline", "finished"), ("best", "finished")]
+        rows = store.list_trainings(RUN_ID, purpose="transfer")
+    assert sorted((r.arm, r.status) for r in rows) == [("candidate", "finished"), ("raw", "finished")]
+    assert {r.shaping for r in rows if r.arm == "candidate"} == {"additive"}  # the run's own shaping

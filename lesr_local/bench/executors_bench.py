@@ -38,7 +38,9 @@ def run_executors_bench(args: argparse.Namespace) -> int:
     if not ray_installed():
         raise BadInput("lesr bench executors needs Ray, which is not installed: pip install 'lesr-local[ray]'")
     make_env(args.env).close()  # BadInput for an unknown env before anything is spawned
-    from lesr_local.trainings.ray_executor import RayExecutor  # imports Ray: installed only with the ray extra
+    from lesr_local.trainings.ray_executor import (
+        RayExecutor,  # imports Ray: installed only with the ray extra
+    )
 
     cores = cpu_count()
     with tempfile.TemporaryDirectory(prefix="lesr-bench-exec-") as folder:

@@ -18,11 +18,11 @@ from typing import Any
 from lesr_local.bench.td3_bench import WARMUP_STEPS, bench_configs
 from lesr_local.envs.make import make_env
 from lesr_local.errors import BadInput, RunFailed
+from lesr_local.experiments.statistics import SeedResult, compare
 from lesr_local.output import print_json
 from lesr_local.rl.algos import OWN_TD3, SB3_TD3
 from lesr_local.rl.spec import TrainResult, TrainSpec
 from lesr_local.rl.worker import run_training
-from lesr_local.experiments.statistics import SeedResult, compare
 
 SIDES = {"ours": OWN_TD3, "sb3": SB3_TD3}
 

@@ -73,7 +73,7 @@ def _one_search(home: Path, config: Any, codes: list[str], reporter: Any) -> dic
     with Store(home) as store:
         engine = SearchEngine(store, reporter, llm_client_factory=replay_factory(codes), search_only=True)
         summary = engine.start(config).to_dict()
-        cands = store.list_candidates(summary["run_id"], kind="search")
+        cands = store.candidate_views(summary["run_id"])
     failed = [c for c in cands if c.status in ("failed", "rejected")]
     return {
         "search_env_steps": summary["search_env_steps"],
@@ -89,8 +89,8 @@ def _one_search(home: Path, config: Any, codes: list[str], reporter: Any) -> dic
 
 def final_ordering(cands: list[Any]) -> list[str]:
     """Best first: how far a candidate got (N, or its rung), then its score there, then sampling order."""
-    ranked = [c for c in cands if c.status == "finished" and c.score is not None]
-    ranked.sort(key=lambda c: (-(c.stopped_at_step or c.total_steps), -c.score, c.sample or 0))
+    ranked = [c for c in cands if c.status == "finished" and c.score is not None and c.training is not None]
+    ranked.sort(key=lambda c: (-(c.stopped_at_step or c.training.total_steps), -c.score, c.candidate.sample or 0))
     return [c.candidate_id for c in ranked]
 
 
@@ -122,7 +122,7 @@ def _candidate_codes(args: argparse.Namespace, home: Path) -> list[str]:
             run = store.get_run(args.run)
             if run.env_id != args.env:
                 raise BadInput(f"run {args.run} searched {run.env_id}, not {args.env}; pass --env {run.env_id}")
-            codes = [c.code for c in store.list_candidates(args.run, kind="search")
+            codes = [c.code for c in store.list_candidates(args.run) if c.iteration is not None
                      if c.code and c.status != "rejected"]
     if args.samples is not None:
         codes = codes[: args.samples]

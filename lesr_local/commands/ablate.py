@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="TD3 steps per training (default: the run's final-evaluation steps)")
     parser.add_argument("--workers", type=int, default=None, metavar="W",
                         help="concurrent trainings (default: the run's setting, else the core count)")
+    parser.add_argument("--no-reuse", action="store_true",
+                        help="train every variant afresh (default: identical trainings in the home are reused)")
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
     parser.set_defaults(func=_handle)
 
@@ -32,10 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _handle(args: argparse.Namespace) -> int:
     from lesr_local.commands.common import home_from
     from lesr_local.errors import BadInput
-    from lesr_local.output import print_json
     from lesr_local.experiments.ablation import ablation_report, parse_variants, plan_ablation, run_ablation
-    from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
+    from lesr_local.output import print_json
     from lesr_local.store import Store
+    from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
 
     variants = parse_variants(args.variants)
     if args.workers is not None and args.workers < 1:
@@ -49,12 +51,13 @@ def _handle(args: argparse.Namespace) -> int:
         cancel = threading.Event()
         previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
         try:
-            run_ablation(store, plan, executor, cancel, None if args.json else _stderr)
+            run_ablation(store, plan, executor, cancel, None if args.json else _stderr,
+                         reuse=plan.config.reuse and not args.no_reuse)
         finally:
             signal.signal(signal.SIGINT, previous)
             executor.close()
-        report = next(r for r in ablation_report(store.list_ablations(plan.run_id))
-                      if r["candidate_id"] == plan.candidate_id and r["steps"] == plan.steps)
+        report = next(r for r in ablation_report(store.list_trainings(plan.run_id, purpose="ablation"))
+                      if r["group_id"] == plan.group_id)
     report = {"run_id": plan.run_id, "run_shaping": plan.config.shaping, **_only(report, plan.variants)}
     if args.json:
         print_json(report)

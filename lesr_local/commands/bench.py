@@ -68,6 +68,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     search.set_defaults(func=_bench_search)
 
 
+    reuse = kinds.add_parser("reuse", help="trained vs reused env steps: two models on one env, then an ablation")
+    add_home_option(reuse)
+    reuse.add_argument("--env", default="HalfCheetah-v5")
+    reuse.add_argument("--preset", default="quick", choices=["smoke", "quick", "paper"])
+    reuse.add_argument("--seed", type=int, default=0)
+    reuse.add_argument("--models", default=None, metavar="A,B",
+                       help="the two models (default: the bundled default, then SmolLM2-135M-Instruct.Q4_1)")
+    reuse.add_argument("--bench-home", default=None, metavar="DIR", help="a fresh folder (default: a new temp one)")
+    reuse.add_argument("--no-check", action="store_true", help="skip retraining one reused training of each kind")
+    reuse.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    reuse.set_defaults(func=_bench_reuse)
+
     executors = kinds.add_parser("executors", help="the same trainings on the local executor and on a local Ray cluster")
     add_home_option(executors)
     executors.add_argument("--env", default="HalfCheetah-v5")
@@ -75,6 +87,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     executors.add_argument("--steps", type=int, default=3000, help="training steps per training (after warm-up)")
     executors.add_argument("--json", action="store_true", help="one JSON line on stdout")
     executors.set_defaults(func=_bench_executors)
+
+
+def _bench_reuse(args: argparse.Namespace) -> int:
+    from lesr_local.bench.reuse_bench import bench_reuse, default_models
+    from lesr_local.output import print_report
+
+    models: list[str | None] = default_models() if args.models is None else [
+        m.strip() or None for m in args.models.split(",")]
+    payload = bench_reuse(args.env, args.preset, args.seed, models, args.bench_home, check=not args.no_check,
+                          quiet=args.json)
+    print_report(payload, args.json)
+    return 0
 
 
 def _bench_checkpoint(args: argparse.Namespace) -> int:

@@ -65,9 +65,8 @@ def _handle(args: argparse.Namespace) -> int:
         cid = run.best_candidate_id if args.candidate == "best" else args.candidate
         if cid is None:
             raise BadInput(f"run {run.run_id} has no best candidate yet (status {run.status})")
-        cand = store.get_candidate(run.run_id, cid)
-        if cand.code is None:
-            raise BadInput(f"candidate {cid} of run {run.run_id} is the raw-state baseline: no code to export")
+        store.get_candidate(run.run_id, cid)  # BadInput naming an unknown id
+        cand = next(v for v in store.candidate_views(run.run_id) if v.candidate_id == cid)
     if args.format == "wrapper":
         text = _wrapper(run, cid, cand)
     else:

@@ -28,7 +28,7 @@ def run_row(run: Any) -> dict[str, Any]:
 
     head = run_headline(run)
     return {
-        "run_id": run.run_id, "env": run.env_id, "status": run.status, "created": iso(run.created),
+        "run_id": run.run_id, "kind": run.kind, "env": run.env_id, "status": run.status, "created": iso(run.created),
         "headline": head, "headline_kind": None if head is None else head["kind"],
         "headline_score": None if head is None else head["best"],
         "improvement": None if head is None else head["improvement"],
@@ -60,7 +60,7 @@ def _handle(args: argparse.Namespace) -> int:
     for name in ("run id", "env", "preset", "status", "created", "headline"):
         table.add_column(name)
     for row in rows:
-        table.add_row(row["run_id"], row["env"], row["preset"], row["status"], row["created"] or "-",
+        table.add_row(row["run_id"] + ("" if row["kind"] == "search" else " (evaluate)"), row["env"], row["preset"], row["status"], row["created"] or "-",
                       headline_text(row["headline"]))
     console.print(table)
     return 0

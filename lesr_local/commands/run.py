@@ -63,7 +63,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "choosing the best (0 = pick on the single search seed; quick and paper: 2)")
     parser.add_argument("--env-spec", default=None, metavar="FILE", help="TOML description of an uncatalogued env")
     parser.add_argument("--no-video", action="store_true", help="skip the video of the best candidate")
-    parser.add_argument("--resume", default=None, metavar="RUN_ID", help="continue a stopped or killed run")
+    parser.add_argument("--resume", default=None, metavar="RUN_ID",
+                        help="continue a stopped or killed run; with --seeds S on a finished run: add paired seeds "
+                             "to its final evaluation, training only what is missing")
+    parser.add_argument("--no-reuse", action="store_true",
+                        help="train everything afresh instead of reusing identical trainings already in the home")
     parser.add_argument("--headless", action="store_true", help="no TUI: progress on stderr (automatic without a TTY)")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line on stdout")
     parser.set_defaults(func=_handle)
@@ -82,6 +86,8 @@ def build_config(args: argparse.Namespace) -> Any:
     overrides = {key: getattr(args, flag) for flag, key in _OVERRIDES.items()}
     if args.no_video:
         overrides["render_video"] = False
+    if args.no_reuse:
+        overrides["reuse"] = False
     return with_overrides(config, **overrides)
 
 
@@ -98,25 +104,30 @@ def _handle(args: argparse.Namespace) -> int:
 
     if args.resume is not None:
         given = [f"--{flag.replace('_', '-')}" for flag in [*_OVERRIDES, "preset", "config"]
-                 if getattr(args, flag) is not None]
-        if given or args.no_video:
-            raise BadInput(f"--resume continues a run with its saved settings; drop {' '.join(given) or '--no-video'}")
+                 if getattr(args, flag) is not None and flag != "seeds"]
+        if given or args.no_video or args.no_reuse:
+            extra = " ".join(given) or ("--no-video" if args.no_video else "--no-reuse")
+            raise BadInput(f"--resume continues a run with its saved settings; drop {extra}")
         if args.ray_address is not None and args.executor != "ray":
             raise BadInput("--ray-address needs --executor ray")
         target: Any = args.resume
+        if args.seeds is not None and args.seeds < 1:
+            raise BadInput(f"--seeds must be at least 1, got {args.seeds}")
     else:
         target = build_config(args)
         target = _with_executor(target, args)
     home = home_from(args)
     # A resume on another executor runs headless (the live view resumes with the saved settings).
     moved = args.resume is not None and args.executor is not None
-    if not (args.headless or args.json or moved) and has_terminal():
+    more_seeds = args.resume is not None and args.seeds is not None
+    if not (args.headless or args.json or moved or more_seeds) and has_terminal():
         live = _live_runner()
         if live is not None:
             if isinstance(target, str):
                 return int(live(None, home, resume_run_id=target))
             return int(live(target, home))
-    return _headless(target, home, args.json, (args.executor, args.ray_address) if moved else None)
+    return _headless(target, home, args.json, (args.executor, args.ray_address) if moved else None,
+                     seeds=args.seeds if more_seeds else None)
 
 
 def _live_runner() -> Any:
@@ -127,10 +138,11 @@ def _live_runner() -> Any:
     return run_live
 
 
-def _headless(target: Any, home: Path, as_json: bool, executor: tuple[str, str | None] | None = None) -> int:
+def _headless(target: Any, home: Path, as_json: bool, executor: tuple[str, str | None] | None = None,
+              seeds: int | None = None) -> int:
+    from lesr_local import events as ev
     from lesr_local.errors import LesrError
     from lesr_local.output import print_json
-    from lesr_local import events as ev
     from lesr_local.search.engine import SearchEngine
     from lesr_local.search.reporter import HeadlessReporter
     from lesr_local.store import Store
@@ -148,8 +160,10 @@ def _headless(target: Any, home: Path, as_json: bool, executor: tuple[str, str |
     engine = SearchEngine(store, sink, cancel)
     try:
         with _stop_on_signals(cancel, reporter):
-            if isinstance(target, str):
-                summary = engine.resume(target, *executor) if executor else engine.resume(target)
+            if isinstance(target, str) and seeds is not None and store.get_run(target).status == "finished":
+                summary = engine.add_seeds(target, seeds)
+            elif isinstance(target, str):
+                summary = engine.resume(target, *(executor or (None, None)), seeds=seeds)
             else:
                 summary = engine.start(target)
         payload = summary.to_dict()
@@ -167,7 +181,7 @@ def _headless(target: Any, home: Path, as_json: bool, executor: tuple[str, str |
 
 
 def _end_report(store: Any, reporter: Any, payload: dict[str, Any], as_json: bool, print_json: Any) -> None:
-    reporter.print_summary(payload, store.list_candidates(payload["run_id"]))
+    reporter.print_summary(payload, store.candidate_views(payload["run_id"]))
     if as_json:
         print_json(payload)
 

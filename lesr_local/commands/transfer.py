@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=None, help="env steps per training (default: the run's final steps)")
     parser.add_argument("--workers", type=int, default=0, help="concurrent trainings (default: one per core)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--no-reuse", action="store_true",
+                        help="train both arms afresh (default: identical trainings in the home are reused)")
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
     parser.set_defaults(func=_handle)
 
@@ -26,10 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _handle(args: argparse.Namespace) -> int:
     from lesr_local.commands.common import home_from
     from lesr_local.errors import Interrupted, RunFailed
-    from lesr_local.output import print_json
-    from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
     from lesr_local.experiments.transfer import plan_transfer, run_transfer
+    from lesr_local.output import print_json
     from lesr_local.store import Store
+    from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
 
     with Store(home_from(args)) as store:
         plan = plan_transfer(store, args.run_id, args.algo, args.seeds, args.steps)
@@ -39,7 +41,8 @@ def _handle(args: argparse.Namespace) -> int:
         progress = _Progress(quiet=args.json, plan=plan)
         try:
             result = run_transfer(store, plan, executor, device=args.device, on_progress=progress,
-                                  on_done=progress.done, cancel=cancel)
+                                  on_done=progress.done, cancel=cancel,
+                                  reuse=plan.config.reuse and not args.no_reuse)
         except KeyboardInterrupt:
             cancel.set()
             raise Interrupted(f"transfer {plan.transfer_id} interrupted; rerun the same command to continue it") \
@@ -52,7 +55,7 @@ def _handle(args: argparse.Namespace) -> int:
     else:
         print_report(plan.run_id, result)
     if result["status"] != "finished":
-        failed = [s for arm in ("best", "baseline") for s in result[arm]["per_seed"] if s["status"] != "finished"]
+        failed = [s for arm in ("best", "raw") for s in result[arm]["per_seed"] if s["status"] != "finished"]
         reason = failed[0]["reason"] if failed else result["status"]
         raise RunFailed(f"transfer {result['transfer_id']}: {len(failed)} training(s) did not finish: {reason}")
     return 0
@@ -91,7 +94,9 @@ class _Progress:
             return
         score = "-" if result.score is None else f"{result.score:.2f}"
         note = "" if result.status == "finished" else f" ({result.status}: {result.reason})"
-        self.console.print(f"{arm} seed {seed}: score {score}{note}")
+        label = "best" if arm == "candidate" else "raw state"
+        reused = f" (reused from {result.reused_from_run})" if getattr(result, "reused_from_training", None) else ""
+        self.console.print(f"{label} seed {seed}: score {score}{note}{reused}", markup=False, highlight=False)
 
     def close(self) -> None:
         if self._status is not None:
@@ -122,9 +127,10 @@ def transfer_text(report: dict[str, Any]) -> str:
     ci_text = "" if ci is None else f" (95% CI {ci[0]:+.2f} .. {ci[1]:+.2f}, paired bootstrap)"
     return "\n".join([
         f"transfer {report['transfer_id']} — {report['algo'].upper()}, {report['steps']} steps × "
-        f"{len(report['seeds'])} seeds — {report['status']}",
+        f"{len(report['seeds'])} seeds, {report.get('shaping') or 'additive'} shaping of the run's G — "
+        f"{report['status']}",
         f"  best ({report['source_candidate_id']}): {arm(report['best'])}   [{seeds(report['best'])}]",
-        f"  raw state: {arm(report['baseline'])}   [{seeds(report['baseline'])}]",
+        f"  raw state: {arm(report.get('raw') or report['baseline'])}   [{seeds(report.get('raw') or report['baseline'])}]",
         f"  improvement {imp_text}{ci_text}; {report['env_steps']} env steps",
         f"  {report['verdict']}",
     ])

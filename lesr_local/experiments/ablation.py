@@ -1,6 +1,6 @@
 """`lesr ablate`: which part of the run's best candidate helped (the paper's ablations).
 
-For the best search candidate of a run, every variant is trained on the same seeds (paired):
+For the run's best candidate, every variant is trained on the same seeds (paired):
 
 - full: F and G with the run's shaping;
 - features_only: F as the observation, no intrinsic reward (w = 0);
@@ -11,11 +11,15 @@ For the best search candidate of a run, every variant is trained on the same see
   potential shaping, the quick preset's default, be compared with additive in one ablation);
 - raw: the raw state, no G (what the other variants are compared against).
 
-Trainings go through the executor seam (`trainings.executors`), so the candidate's code runs only in
-sandboxed training workers. Each (variant, seed) row is written to the store the moment it ends; a
-finished row is never trained again, an interrupted one continues from its checkpoint. Two variants
-whose training settings are identical (full and potential in a run that already uses potential
-shaping, full and additive in an additive run) are trained once and both rows get the result.
+Every training is asked for through `trainings.service.Trainings`, so the candidate's code runs only in
+sandboxed workers and identical trainings are reused: `full` and `raw` on the final evaluation's
+seeds and steps are the final evaluation's own trainings, two variants with identical settings
+(`full` and `potential` in a run that already uses potential shaping) are trained once, and a rerun
+trains only what is missing (an interrupted training continues from its checkpoint).
+
+Every difference is built from paired seeds only (`experiments.statistics.compare`): a variant and raw
+over the seeds where both finished, its relative figure against the raw mean of those same seeds, and
+an interval only from two pairs on.
 """
 
 from __future__ import annotations
@@ -28,25 +32,17 @@ from typing import Any
 
 import numpy as np
 
+from lesr_local import events as ev
 from lesr_local.config import RunConfig
+from lesr_local.envs.catalogue import get_env_info
 from lesr_local.errors import BadInput, Interrupted
-from lesr_local.rl.spec import TrainSpec
-from lesr_local.trainings.executors import Executor
 from lesr_local.experiments.budgets import followup_budget
-from lesr_local.experiments.statistics import (
-    ArmStats,
-    SeedResult,
-    curve_auc,
-    interval_list,
-    iqm,
-    paired_bootstrap_ci,
-    paired_t_ci,
-    relative_improvement,
-    sample_std,
-    verdict_label,
-)
-from lesr_local.search.summary import best_search_candidate
-from lesr_local.store import AblationRecord, Store
+from lesr_local.experiments.statistics import SeedResult, compare, curve_auc, iqm, sample_std, verdict_label
+from lesr_local.store import CANDIDATE_FAILURE, RAW_ARM, Store, TrainingRecord
+from lesr_local.trainings.executors import Executor
+from lesr_local.trainings.keys import training_key
+from lesr_local.trainings.requests import dim_names, spec_for
+from lesr_local.trainings.service import TrainingRequest, Trainings
 
 VARIANTS = ("full", "features_only", "reward_only", "additive", "potential", "raw")  # report order
 DEFAULT_VARIANTS = ("full", "features_only", "reward_only", "potential", "raw")  # the paper's set
@@ -60,10 +56,6 @@ class VariantSettings:
     weight: float
     shaping: str
     observation: str  # "features" | "raw"
-
-    @property
-    def key(self) -> tuple[Any, ...]:
-        return (self.uses_code, self.weight, self.shaping if self.weight else None, self.observation)
 
 
 def variant_settings(variant: str, config: RunConfig) -> VariantSettings:
@@ -96,24 +88,39 @@ class AblationPlan:
     run_id: str
     candidate_id: str
     code: str
+    extra_dims: int | None
     config: RunConfig
     variants: list[str]
     seeds: list[int]
     steps: int
     run_dir: Path
 
+    @property
+    def group_id(self) -> str:
+        return f"{self.candidate_id}-n{self.steps}"
+
 
 def plan_ablation(store: Store, run_id: str, variants: list[str], seeds: int | None, steps: int | None) -> AblationPlan:
     run = store.get_run(run_id)
     config = RunConfig.from_dict(run.config)
-    candidates = store.list_candidates(run_id)
-    best = next((c for c in candidates if c.candidate_id == run.best_candidate_id and c.kind == "search"
-                 and c.status == "finished"), None) or best_search_candidate(candidates)
+    best = store.find_candidate(run_id, run.best_candidate_id) if run.best_candidate_id else None
     if best is None or not best.code:
-        raise BadInput(f"run {run_id} has no finished search candidate to ablate")
+        raise BadInput(f"run {run_id} has no best candidate to ablate (status {run.status})")
     seed_list, budget = followup_budget(config, seeds, steps)
-    return AblationPlan(run_id, best.candidate_id, best.code, config, variants, seed_list, budget,
+    return AblationPlan(run_id, best.candidate_id, best.code, best.extra_dims, config, variants, seed_list, budget,
                         store.ensure_run_dir(run_id))
+
+
+def variant_request(plan: AblationPlan, variant: str, seed: int) -> TrainingRequest:
+    settings = variant_settings(variant, plan.config)
+    code = plan.code if settings.uses_code else None
+    spec = spec_for(plan.config, code=code, seed=seed, steps=plan.steps, shaping=settings.shaping,
+                    intrinsic_weight=settings.weight, observation=settings.observation)
+    env = get_env_info(plan.config.env_id, plan.config.env_spec)
+    observed = code if settings.observation == "features" else None
+    return TrainingRequest(f"ablate-{plan.group_id}-{variant}-s{seed}", "ablation", variant, spec,
+                           candidate_id=plan.candidate_id if code else None, group_id=plan.group_id,
+                           dim_names=dim_names(env, observed, plan.extra_dims or 0 if observed else 0))
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -122,118 +129,103 @@ Notify = Callable[[str], None]
 
 
 def run_ablation(store: Store, plan: AblationPlan, executor: Executor, cancel: threading.Event,
-                 notify: Notify | None = None) -> None:
-    """Train every (variant, seed) of the plan not finished yet; results go to the store as they end."""
+                 notify: Notify | None = None, reuse: bool = True) -> None:
+    """Ask for every (variant, seed) of the plan; results go to the store as they end."""
     say = notify or (lambda _line: None)
-    done = {(r.variant, r.seed) for r in store.list_ablations(plan.run_id)
-            if r.candidate_id == plan.candidate_id and r.steps == plan.steps and r.status == "finished"}
-    # One training per distinct setting and seed; variants that share a setting share its result.
-    groups: dict[tuple[Any, ...], list[str]] = {}
-    for variant in plan.variants:
-        groups.setdefault(variant_settings(variant, plan.config).key, []).append(variant)
-    futures: list[tuple[list[str], int, Any]] = []
-    for names in groups.values():
-        for seed in plan.seeds:
-            todo = [v for v in names if (v, seed) not in done]
-            if not todo:
-                continue
-            if len(todo) < len(names):  # a sharing variant already finished: copy its result
-                _copy_result(store, plan, next(v for v in names if (v, seed) in done), todo, seed)
-                continue
-            settings = variant_settings(names[0], plan.config)
-            for v in todo:
-                store.start_ablation(plan.run_id, plan.candidate_id, plan.steps, v, seed,
-                                     settings.shaping if settings.weight else None)
-            spec = _spec(plan, names[0], seed, settings, executor.workers)
-            futures.append((todo, seed, executor.submit(spec, None, cancel)))
-    for names, seed, future in futures:
-        result = future.result()
-        if result.status == "cancelled" or cancel.is_set():
-            continue  # stays running/pending in the store; a later `lesr ablate` continues it
-        finished = result.status == "finished" and result.score is not None
-        for v in names:
-            store.finish_ablation(
-                plan.run_id, plan.candidate_id, plan.steps, v, seed, status="finished" if finished else "failed",
-                score=result.score if finished else None, auc=curve_auc(result.curve) if finished else None,
-                curve=[(int(s), float(x)) for s, x in result.curve], reason=None if finished else result.reason,
-                seconds=result.seconds,
-            )
-        label = "/".join(names)
-        say(f"{label} seed {seed}: " + (f"score {result.score:.2f}" if finished else f"failed: {result.reason}"))
-    if cancel.is_set():
-        raise Interrupted(f"ablation interrupted; run `lesr ablate {plan.run_id}` again to continue")
+    trainings = Trainings(store, plan.run_id, executor, _Narrator(say), cancel, reuse=reuse)
+    requests = [variant_request(plan, variant, seed) for variant in plan.variants for seed in plan.seeds]
+    # Identical settings (full and potential in a potential run) train once: the first of each key
+    # now, the others afterwards, when the first is finished and can be reused.
+    first: dict[str, TrainingRequest] = {}
+    later: list[TrainingRequest] = []
+    for request in requests:
+        key = training_key(request.spec)[0]
+        if key in first:
+            later.append(request)
+        else:
+            first[key] = request
+    for wave in (list(first.values()), later):  # the second wave is reused (trained again with --no-reuse)
+        trainings.wait([trainings.ask(r) for r in wave])
+        if cancel.is_set():
+            raise Interrupted(f"ablation interrupted; run `lesr ablate {plan.run_id}` again to continue")
 
 
-def _copy_result(store: Store, plan: AblationPlan, source: str, targets: list[str], seed: int) -> None:
-    row = next(r for r in store.list_ablations(plan.run_id) if r.candidate_id == plan.candidate_id
-               and r.steps == plan.steps and r.variant == source and r.seed == seed)
-    for v in targets:
-        store.start_ablation(plan.run_id, plan.candidate_id, plan.steps, v, seed, row.shaping)
-        store.finish_ablation(plan.run_id, plan.candidate_id, plan.steps, v, seed, status=row.status,
-                              score=row.score, auc=row.auc, curve=row.curve, reason=row.reason, seconds=row.seconds)
+class _Narrator:
+    """Events of the ablation's trainings as one line each (what `lesr ablate` prints on stderr)."""
 
+    def __init__(self, say: Notify) -> None:
+        self.say = say
 
-def _spec(plan: AblationPlan, variant: str, seed: int, settings: VariantSettings, workers: int) -> TrainSpec:
-    cfg = plan.config
-    # Checkpoints let an interrupted ablation continue where it stopped.
-    folder = plan.run_dir / "ablations" / f"{plan.candidate_id}-n{plan.steps}" / f"{variant}-s{seed}"
-    return TrainSpec(
-        env_id=cfg.env_id, steps=plan.steps, seed=seed, candidate_source=plan.code if settings.uses_code else None,
-        intrinsic_weight=settings.weight, shaping=settings.shaping, observation=settings.observation,
-        td3=cfg.td3, eval=cfg.eval, checkpoint_dir=folder, checkpoint_every=max(cfg.eval.every, plan.steps // 20),
-        env_spec=cfg.env_spec, workers=workers,
-    )
+    def __call__(self, event: ev.Event) -> None:
+        if isinstance(event, ev.TrainingFinished):
+            what = f"score {event.score:.2f}" if event.status == "finished" and event.score is not None \
+                else f"failed: {event.reason}"
+            self.say(f"{event.training_id}: {what}")
+        elif isinstance(event, ev.TrainingReused):
+            if event.reused_steps >= event.total_steps:
+                self.say(f"{event.training_id}: reused from run {event.source_run_id} "
+                         f"({event.source_training_id}, score {event.score if event.score is None else round(event.score, 2)})")
+            else:
+                self.say(f"{event.training_id}: continues {event.source_training_id} of run {event.source_run_id} "
+                         f"from step {event.reused_steps}")
 
 
 # -- reporting -----------------------------------------------------------------------------------
 
 
-def ablation_report(records: list[AblationRecord]) -> list[dict[str, Any]]:
-    """One entry per (candidate, steps) ablation: variants with per-seed results and the paired
+def ablation_report(records: list[TrainingRecord]) -> list[dict[str, Any]]:
+    """One entry per ablation set (candidate, steps): variants with per-seed results and the paired
     difference of each variant from raw over the seeds both finished."""
-    sets: dict[tuple[str, int], list[AblationRecord]] = {}
+    sets: dict[str, list[TrainingRecord]] = {}
     for r in records:
-        sets.setdefault((r.candidate_id, r.steps), []).append(r)
-    return [_one_set(cid, steps, rows) for (cid, steps), rows in sets.items()]
+        if r.purpose == "ablation" and r.group_id:
+            sets.setdefault(r.group_id, []).append(r)
+    return [_one_set(rows) for rows in sets.values()]
 
 
-def _one_set(candidate_id: str, steps: int, rows: list[AblationRecord]) -> dict[str, Any]:
-    by_variant: dict[str, list[AblationRecord]] = {}
+def _one_set(rows: list[TrainingRecord]) -> dict[str, Any]:
+    by_variant: dict[str, list[TrainingRecord]] = {}
     for r in rows:
-        by_variant.setdefault(r.variant, []).append(r)
+        by_variant.setdefault(r.arm, []).append(r)
+    candidate_id = next((r.candidate_id for r in rows if r.candidate_id), None)
     variants = []
     for name in [v for v in VARIANTS if v in by_variant]:
         runs = sorted(by_variant[name], key=lambda r: r.seed)
         scores = [r.score for r in runs if r.status == "finished" and r.score is not None]
         variants.append({
             "variant": name, "shaping": next((r.shaping for r in runs), None),
-            "per_seed": [{"seed": r.seed, "status": r.status, "score": r.score, "auc": r.auc, "reason": r.reason}
-                         for r in runs],
-            "mean": float(np.mean(scores)) if scores else None,
-            "std": sample_std(scores),
+            "per_seed": [{"seed": r.seed, "status": r.status, "score": r.score, "auc": curve_auc(r.curve),
+                          "reason": r.reason, "reused_from": _reused_from(r)} for r in runs],
+            "mean": float(np.mean(scores)) if scores else None, "std": sample_std(scores),
             "iqm": iqm(scores), "finished": len(scores),
         })
-    raw = {r.seed: r.score for r in by_variant.get("raw", []) if r.status == "finished" and r.score is not None}
-    raw_arm = ArmStats.of([SeedResult(seed, score, None) for seed, score in sorted(raw.items())])
+    raw = _results(by_variant.get(RAW_ARM, []))
     differences = []
-    for entry in variants:
-        if entry["variant"] == "raw":
-            continue
-        pairs = [(p["seed"], p["score"] - raw[p["seed"]]) for p in entry["per_seed"]
-                 if p["score"] is not None and p["seed"] in raw]
-        diffs = [d for _, d in pairs]
-        mean_diff = float(np.mean(diffs)) if diffs else None
+    for name in [v["variant"] for v in variants if v["variant"] != RAW_ARM]:
+        mine = by_variant[name]
+        failed = {r.seed: r.reason or "failed" for r in mine if r.status == "failed" and r.failure == CANDIDATE_FAILURE}
+        comparison = compare(_results(mine), raw, None, failed)
+        diff = comparison.improvement if len(comparison.paired_seeds) >= 1 else None
         differences.append({
-            "variant": entry["variant"], "seeds": [s for s, _ in pairs], "mean_difference": mean_diff,
-            "ci95": interval_list(paired_bootstrap_ci(diffs)),
-            "ci95_t": interval_list(paired_t_ci(diffs)),  # Student's t: honest where seeds are few
-            # relative to the raw arm's mean, under the run summary's rule (only where that mean is
-            # clearly away from 0)
-            "relative": None if mean_diff is None else relative_improvement(mean_diff, raw_arm),
+            "variant": name, "seeds": comparison.paired_seeds, "mean_difference": diff,
+            "ci95": comparison.improvement_ci95, "ci95_t": comparison.improvement_ci95_t,
+            # relative to the raw mean of the same paired seeds, only from two pairs and where that
+            # mean is clearly away from 0 (statistics.relative_improvement)
+            "relative": comparison.improvement_relative if len(comparison.paired_seeds) >= 2 else None,
+            "verdict": comparison.verdict, "candidate_failed_seeds": comparison.candidate_failed_seeds,
         })
-    seeds = sorted({r.seed for r in rows})
-    return {"candidate_id": candidate_id, "steps": steps, "seeds": seeds, "variants": variants,
-            "differences_from_raw": differences}
+    steps = rows[0].total_steps
+    return {"candidate_id": candidate_id, "steps": steps, "seeds": sorted({r.seed for r in rows}),
+            "group_id": rows[0].group_id, "variants": variants, "differences_from_raw": differences}
+
+
+def _results(rows: list[TrainingRecord]) -> dict[int, SeedResult]:
+    return {r.seed: SeedResult(r.seed, float(r.score), curve_auc(r.curve)) for r in rows
+            if r.status == "finished" and r.score is not None}
+
+
+def _reused_from(r: TrainingRecord) -> str | None:
+    return f"{r.reused_from_run}/{r.reused_from_training}" if r.reused_from_training else None
 
 
 def difference_text(difference: dict[str, Any]) -> tuple[str, str]:
@@ -241,10 +233,10 @@ def difference_text(difference: dict[str, Any]) -> tuple[str, str]:
     direction under the final evaluation's rule (both intervals must exclude 0)."""
     mean, boot, t = difference["mean_difference"], difference["ci95"], difference.get("ci95_t")
     if mean is None:
-        return "-", "no detectable difference"
+        return "-", difference.get("verdict") or "no detectable difference"
     text = f"{mean:+.2f}"
     if boot is not None:
         text += f" [{boot[0]:+.2f}, {boot[1]:+.2f}]"
     if t is not None:
         text += f" t [{t[0]:+.2f}, {t[1]:+.2f}]"
-    return text, verdict_label(boot, t)
+    return text, difference.get("verdict") or verdict_label(boot, t)

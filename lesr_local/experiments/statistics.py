@@ -26,6 +26,16 @@ Only what a few seeds can support is reported:
 - Verdict: "better" when BOTH intervals lie wholly above 0, "worse" when both lie below, otherwise
   "no detectable difference" (always so without an interval); the sentence gives the paired seed
   count and says "preliminary" below 5 seeds.
+- Failures. A seed that failed for reasons outside the candidate (a killed worker, a lost node) is
+  missing data: it leaves both arms and is listed. A seed where the candidate's own code failed the
+  training (it raised, or broke a runtime rule) is an outcome of the candidate, not missing data: it
+  is listed apart (`candidate_failed_seeds`), the verdict can then never be "better", and when the
+  candidate failed on every seed the verdict is "failed" (there is nothing to compare, and that is
+  the finding).
+- More evidence: where the verdict is "no detectable difference", `seeds_for_detection` estimates
+  how many paired seeds would put the observed mean difference outside the t interval at the
+  observed spread: the smallest n with |mean| > t(0.975, n-1) * s / sqrt(n). An estimate from the
+  data at hand (the next seeds move both the mean and the spread), not a promise.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ BOOTSTRAP_SEED = 0
 CONFIDENCE = 0.95
 PRELIMINARY_BELOW = 5  # seeds
 RELATIVE_MIN_STANDARD_ERRORS = 2.0
+MAX_SEEDS_ESTIMATE = 1000  # beyond this the estimate says "more than"
 # Student's t, two-sided 95 % (the 0.975 quantile), by degrees of freedom; above 30 the series in
 # `_t975` is within 0.001 of the exact value.
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
@@ -150,6 +161,22 @@ def relative_improvement(difference: float, baseline: ArmStats) -> float | None:
     return difference / magnitude
 
 
+def seeds_for_detection(differences: list[float]) -> int | None:
+    """Paired seeds at which the observed mean difference would lie outside the t interval at the
+    observed spread (MAX_SEEDS_ESTIMATE + 1 for "more than that"); None below 2 pairs or without
+    a difference or a spread to speak of."""
+    d = np.asarray(differences, dtype=float)
+    if len(d) < 2:
+        return None
+    mean, spread = abs(float(d.mean())), float(np.std(d, ddof=1))
+    if mean == 0.0 or spread == 0.0:
+        return None
+    for n in range(2, MAX_SEEDS_ESTIMATE + 1):
+        if mean > _t975(n - 1) * spread / math.sqrt(n):
+            return n
+    return MAX_SEEDS_ESTIMATE + 1
+
+
 def verdict_label(*intervals: Sequence[float] | None) -> str:
     """A direction only when every interval given excludes 0 on the same side."""
     present = [ci for ci in intervals if ci is not None]
@@ -175,25 +202,33 @@ class Comparison:
     improvement_relative: float | None
     improvement_ci95: list[float] | None  # paired percentile bootstrap
     improvement_ci95_t: list[float] | None  # Student's t: the verdict needs both to exclude 0
-    verdict: str  # better | worse | no detectable difference
+    verdict: str  # better | worse | no detectable difference | failed (the candidate failed every seed)
     sentence: str
     paired_seeds: list[int]
     excluded_seeds: list[dict[str, Any]]
+    candidate_failed_seeds: list[dict[str, Any]] = field(default_factory=list)
+    seeds_for_detection: int | None = None
 
     def final_dict(self) -> dict[str, Any]:
+        # `raw` is the raw-state arm's name; `baseline` is kept for scripts that read it
         return {
-            "best": asdict(self.best), "baseline": asdict(self.baseline), "improvement": self.improvement,
-            "improvement_relative": self.improvement_relative, "improvement_ci95": self.improvement_ci95,
-            "improvement_ci95_t": self.improvement_ci95_t,
+            "best": asdict(self.best), "raw": asdict(self.baseline), "baseline": asdict(self.baseline),
+            "improvement": self.improvement, "improvement_relative": self.improvement_relative,
+            "improvement_ci95": self.improvement_ci95, "improvement_ci95_t": self.improvement_ci95_t,
             "verdict": self.verdict, "paired_seeds": self.paired_seeds, "excluded_seeds": self.excluded_seeds,
+            "candidate_failed_seeds": self.candidate_failed_seeds, "seeds_for_detection": self.seeds_for_detection,
         }
 
 
 def compare(best: dict[int, SeedResult], baseline: dict[int, SeedResult],
-            failures: dict[int, dict[str, str]] | None = None) -> Comparison:
-    """Pair the arms by seed; `failures` maps seed -> {arm: reason} for trainings that failed."""
+            failures: dict[int, dict[str, str]] | None = None,
+            candidate_failures: dict[int, str] | None = None) -> Comparison:
+    """Pair the arms by seed. `failures` maps seed -> {arm: reason} for trainings that failed outside
+    the candidate (missing data); `candidate_failures` maps seed -> reason for seeds where the best
+    arm's candidate failed its training (an outcome)."""
     failures = failures or {}
-    all_seeds = sorted(set(best) | set(baseline) | set(failures))
+    candidate_failures = {seed: reason for seed, reason in (candidate_failures or {}).items() if seed not in best}
+    all_seeds = sorted((set(best) | set(baseline) | set(failures)) - set(candidate_failures))
     paired = [s for s in all_seeds if s in best and s in baseline]
     excluded: list[dict[str, Any]] = []
     for seed in all_seeds:
@@ -209,20 +244,37 @@ def compare(best: dict[int, SeedResult], baseline: dict[int, SeedResult],
     arm_base = ArmStats.of([baseline[s] for s in paired])
     diffs = [best[s].score - baseline[s].score for s in paired]
     difference = float(np.mean(diffs)) if diffs else None
+    scale = max((abs(r.score) for r in [*best.values(), *baseline.values()]), default=1.0)
+    if difference is not None and abs(difference) <= 1e-12 * max(scale, 1.0):
+        difference = 0.0  # rounding residue of equal means, not a difference
     ci, t_ci = paired_bootstrap_ci(diffs), paired_t_ci(diffs)
     label = verdict_label(ci, t_ci)
+    failed = [{"seed": seed, "reason": reason} for seed, reason in sorted(candidate_failures.items())]
+    if failed and not paired:
+        label = "failed"
+    elif failed and label == "better":
+        label = "no detectable difference"  # a candidate that breaks some trainings is not better
     relative = relative_improvement(difference, arm_base) if difference is not None else None
+    needed = seeds_for_detection(diffs) if label == "no detectable difference" and not failed else None
+    sentence = verdict_sentence(label, difference, ci, len(paired), len(excluded), t_ci)
+    if failed and label == "failed":
+        sentence += f" ({failed[0]['reason'][:160]})"
+    elif failed:
+        sentence += (f"; the best candidate's own code failed its training on {len(failed)} seed"
+                     f"{'s' if len(failed) != 1 else ''} ({failed[0]['reason'][:160]})")
     return Comparison(
         best=arm_best, baseline=arm_base, improvement=difference, improvement_relative=relative,
         improvement_ci95=interval_list(ci), improvement_ci95_t=interval_list(t_ci), verdict=label,
-        sentence=verdict_sentence(label, difference, ci, len(paired), len(excluded), t_ci),
-        paired_seeds=paired, excluded_seeds=excluded,
+        sentence=sentence, paired_seeds=paired, excluded_seeds=excluded, candidate_failed_seeds=failed,
+        seeds_for_detection=needed,
     )
 
 
 def verdict_sentence(label: str, difference: float | None, ci: tuple[float, float] | None, paired: int,
                      excluded: int, t_ci: tuple[float, float] | None = None) -> str:
     """One sentence: the label first, then the evidence and its limits."""
+    if label == "failed":
+        return "failed: the best candidate's code failed its training on every seed of the final evaluation"
     if paired == 0:
         return "no detectable difference: no seed finished in both arms, so there is nothing to compare"
     seeds = f"{paired} paired seed{'s' if paired != 1 else ''}"

@@ -68,7 +68,11 @@ class ReplayBuffer:
                 "capacity": self.capacity}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if int(state["capacity"]) != self.capacity or state["data"].shape[1] != self.width:
+        """Restore rows; a buffer of a shorter training that never wrapped fits a larger capacity
+        unchanged (sampling draws from [0, size) either way), which is what prefix extension needs."""
+        saved_capacity, size = int(state["capacity"]), int(state["size"])
+        grows = saved_capacity < self.capacity and size < saved_capacity
+        if (saved_capacity != self.capacity and not grows) or state["data"].shape[1] != self.width:
             raise ValueError("replay buffer checkpoint does not match this run's shapes")
         filled = state["data"].shape[0]
         self.data[:filled].copy_(state["data"].to(self.device))

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from lesr_local.rl.checkpoint import CHECKPOINT
@@ -33,44 +32,52 @@ RELAY_SCHEMA = Schema("relayed training worker", {
 
 
 @dataclasses.dataclass(frozen=True)
+class CheckpointStream:
+    """The checkpoint a resubmitted training resumes from, as chunks: the driver never holds it whole,
+    and no single object of it has to fit a cluster's object store."""
+
+    size: int
+    sha256: str
+    chunks: Iterable[bytes | memoryview]  # at most protocol.CHUNK_BYTES each, in order
+
+
+@dataclasses.dataclass(frozen=True)
 class RelayJob:
     """What the driver sends: the spec without paths, and what it wants back."""
 
     spec: dict[str, Any]
     wants_checkpoints: bool
     wants_policy: bool
-    checkpoint: bytes | None = None  # the driver's last checkpoint of this training, to resume from
     hang_seconds: float = DEFAULT_HANG_SECONDS
 
     @classmethod
-    def of(cls, spec: TrainSpec, checkpoint: bytes | None, hang_seconds: float = DEFAULT_HANG_SECONDS) -> RelayJob:
+    def of(cls, spec: TrainSpec, hang_seconds: float = DEFAULT_HANG_SECONDS) -> RelayJob:
         bare = dataclasses.replace(spec, checkpoint_dir=None, policy_path=None)  # nodes get no paths
         return cls(spec=spec_to_json(bare), wants_checkpoints=spec.checkpoint_dir is not None,
-                   wants_policy=spec.policy_path is not None, checkpoint=checkpoint, hang_seconds=hang_seconds)
+                   wants_policy=spec.policy_path is not None, hang_seconds=hang_seconds)
 
 
-def relay_training(job: RelayJob, node: str, host: str) -> Iterator[bytes]:
+def relay_training(job: RelayJob, node: str, host: str, checkpoint: CheckpointStream | None = None) -> Iterator[bytes]:
     """Run the sandboxed training worker here and yield its messages as frames (RELAY_SCHEMA)."""
     worker = Worker("train", TRAIN_SCHEMA, env=training_env())
     try:  # closing the generator (the task ended or was cancelled) kills the child
         yield protocol.encode("placed", node=node, host=host, pid=worker.pid, relay_pid=os.getpid())
         with contextlib.suppress(WorkerEnded):  # died before reading its job: the loop reports how
-            _send_job(worker, job)
+            _send_job(worker, job, checkpoint)
         yield from _relay(worker, job.hang_seconds)
     finally:
         worker.close()
 
 
-def _send_job(worker: Worker, job: RelayJob) -> None:
+def _send_job(worker: Worker, job: RelayJob, checkpoint: CheckpointStream | None) -> None:
     # `concurrent` only matters when spec.threads is 0; the driver always sets it for remote trainings.
     worker.send("job", spec=job.spec, concurrent=1, wants_checkpoints=job.wants_checkpoints,
                 wants_policy=job.wants_policy)
-    if job.checkpoint is not None:
-        data = memoryview(job.checkpoint)
-        worker.send("file_begin", file=CHECKPOINT, size=len(data))
-        for start in range(0, len(data), protocol.CHUNK_BYTES):
-            worker.send("file_chunk", data[start:start + protocol.CHUNK_BYTES])
-        worker.send("file_end", sha256=hashlib.sha256(data).hexdigest())
+    if checkpoint is not None:
+        worker.send("file_begin", file=CHECKPOINT, size=checkpoint.size)
+        for chunk in checkpoint.chunks:  # one chunk in memory at a time; the child checks size and sha256
+            worker.send("file_chunk", chunk)
+        worker.send("file_end", sha256=checkpoint.sha256)
     worker.send("start")
     worker.close_input()
 

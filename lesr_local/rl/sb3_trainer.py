@@ -42,7 +42,7 @@ from lesr_local.rl.evaluation import Evaluator
 from lesr_local.rl.feature_env import FeatureRewardWrapper
 from lesr_local.rl.features import CandidateError, Features
 from lesr_local.rl.policy_io import to_torch
-from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, buffer_rows
+from lesr_local.rl.spec import CANDIDATE_FAILURE, TrainProgress, TrainResult, TrainSpec, buffer_rows
 from lesr_local.rl.trainer import PROGRESS_INTERVAL_S, candidate_digest, env_metric, eval_episodes
 from lesr_local.sandbox.tensorfile import pack
 
@@ -140,7 +140,9 @@ class SB3Trainer:
             if start_step < self.spec.steps:
                 self.model.learn(self.spec.steps - start_step, callback=loop, reset_num_timesteps=False)
         except CandidateError as exc:
-            return self._result("failed", str(exc), started, start_step)
+            result = self._result("failed", str(exc), started, start_step)
+            result.failure = CANDIDATE_FAILURE
+            return result
         if loop.stopped:
             return self._result("cancelled", "stopped", started, start_step)
         result = self._result("finished", None, started, start_step, loop.train_mark)
@@ -327,7 +329,7 @@ def train_sb3(spec: TrainSpec, features: Features, on_progress: ProgressFn | Non
         trainer = SB3Trainer(spec, features, on_progress, files)
     except CandidateError as exc:
         return TrainResult("failed", str(exc), None, [], None, features.feature_dim or 0, 0, 0.0, 0.0, 0.0,
-                           None)
+                           None, failure=CANDIDATE_FAILURE)
     try:
         return trainer.run(should_stop)
     finally:

@@ -75,11 +75,17 @@ class TrainResult:
     peak_rss_mb: float = 0.0  # the worker's peak resident memory (set by rl.worker)
     torch_threads: int = 0  # intra-op threads the training ran with
     device: str = ""  # the torch device it trained on
+    # failed: "candidate" when the candidate's code broke a rule or raised (an outcome of the candidate),
+    # None otherwise (the parent counts every other failure as the infrastructure's)
+    failure: str | None = None
+    numerics: str | None = None  # torch version, device type and CPU model (trainings/keys.py)
 
 
-__all__ = ["OBSERVATIONS", "SHAPINGS", "TrainProgress", "TrainResult", "TrainSpec", "buffer_rows"]
+__all__ = ["CANDIDATE_FAILURE", "OBSERVATIONS", "SHAPINGS", "TrainProgress", "TrainResult", "TrainSpec",
+           "buffer_rows"]
 
 OBSERVATIONS = ("features", "raw")
+CANDIDATE_FAILURE = "candidate"
 
 
 def failed_result(status: str, reason: str, *, steps: int = 0, seconds: float = 0.0,

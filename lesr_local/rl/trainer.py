@@ -30,6 +30,7 @@ from lesr_local.rl.features import CandidateError, Features
 from lesr_local.rl.lipschitz import LipschitzEMA, episode_lipschitz
 from lesr_local.rl.policy_io import PolicyMeta, policy_file, to_torch
 from lesr_local.rl.spec import (
+    CANDIDATE_FAILURE,
     OBSERVATIONS,
     SHAPINGS,
     TrainProgress,
@@ -187,10 +188,12 @@ class Trainer:
                     self.on_progress(TrainProgress(self.step, spec.steps, rate, self.last_return, evaluation))
                 if pausing:  # after the evaluation, so the checkpoint includes it; resuming resets the env
                     self.last_checkpoint = self.step
-                    self.files.save(CHECKPOINT, pack(self._checkpoint_state()))
+                    self.files.save(CHECKPOINT, pack(self._checkpoint_state(episode_boundary=False)))
                     return self._result("paused", None, clock, start_step, start_updates)
         except CandidateError as exc:
-            return self._result("failed", str(exc), clock, start_step, start_updates)
+            result = self._result("failed", str(exc), clock, start_step, start_updates)
+            result.failure = CANDIDATE_FAILURE
+            return result
         result = self._result("finished", None, clock, start_step, start_updates)
         if self.files.wants_policy:
             self._save_policy(result.score)
@@ -227,10 +230,15 @@ class Trainer:
         self._episode_feats, self._episode_rewards, self._episode_return = [], [], 0.0
 
     def _maybe_checkpoint(self) -> None:
-        """At an episode boundary, before the reset: the env RNG state then fully determines what follows."""
-        if (self.files.wants_checkpoints
-                and self.step - self.last_checkpoint >= self.spec.checkpoint_every
-                and self.step < self.spec.steps):
+        """At an episode boundary, before the reset: the env RNG state then fully determines what follows.
+
+        Besides every `checkpoint_every` steps, at each episode end of the last evaluation interval:
+        the checkpoint a finished training leaves is then close to its end, so a longer training of
+        the same settings continues it exactly and retrains little (trainings/service.py)."""
+        spec = self.spec
+        final_stretch = self.step >= spec.steps - spec.eval.every
+        if (self.files.wants_checkpoints and self.step < spec.steps
+                and (self.step - self.last_checkpoint >= spec.checkpoint_every or final_stretch)):
             self.last_checkpoint = self.step
             self.files.save(CHECKPOINT, pack(self._checkpoint_state()))
 
@@ -275,9 +283,11 @@ class Trainer:
         self.files.save(POLICY, policy_file(self.agent.policy_module(), meta))
 
     # -- checkpoints ------------------------------------------------------------------------------
-    def _checkpoint_state(self) -> dict[str, Any]:
+    def _checkpoint_state(self, episode_boundary: bool = True) -> dict[str, Any]:
+        # episode_boundary: a resume from here is exact (a rung pause cuts an episode, it is not)
         return {
             "version": CHECKPOINT_VERSION, "env_id": self.spec.env_id, "seed": self.spec.seed,
+            "episode_boundary": episode_boundary,
             "candidate": candidate_digest(self.spec.candidate_source),
             "feature_dim": self.feature_dim, "step": self.step, "episodes": self.episodes,
             "curve": list(self.curve), "last_return": self.last_return,
@@ -332,7 +342,9 @@ def train(
     try:
         trainer = Trainer(spec, features, on_progress, files)
     except CandidateError as exc:
-        return failed_result("failed", str(exc), feature_dim=features.feature_dim or 0)
+        result = failed_result("failed", str(exc), feature_dim=features.feature_dim or 0)
+        result.failure = CANDIDATE_FAILURE
+        return result
     try:
         return trainer.run(should_stop)
     finally:

@@ -14,12 +14,15 @@ import resource
 from collections.abc import Callable
 from typing import IO, Any, BinaryIO
 
+import torch
+
 from lesr_local.errors import describe_exception
 from lesr_local.procs import threads_per_worker
-from lesr_local.rl.device import configure_threads
+from lesr_local.rl.device import configure_threads, resolve_device
 from lesr_local.rl.features import Features, RuntimeChecks
+from lesr_local.rl.numerics import numerics_of
 from lesr_local.rl.sandboxing import enter_training_sandbox
-from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, spec_from_json
+from lesr_local.rl.spec import CANDIDATE_FAILURE, TrainProgress, TrainResult, TrainSpec, spec_from_json
 from lesr_local.rl.trainer import train as train_td3
 from lesr_local.rl.worker import JOB_SCHEMA
 from lesr_local.sandbox import protocol
@@ -50,6 +53,11 @@ class StreamedFiles:
 
     def save(self, kind: str, file: TensorFile) -> None:
         send_file_chunks(self.out, kind, file.chunks(), file.size)
+
+
+def training_numerics(spec: TrainSpec) -> str:
+    """What this training's floating point depends on (trainings/keys.py): torch, device, CPU."""
+    return numerics_of(resolve_device(spec.device).type, torch.__version__)
 
 
 def serve_stream(stdin: BinaryIO, out: IO[bytes]) -> int:
@@ -99,6 +107,7 @@ def _train_in_sandbox(spec: TrainSpec, concurrent: int, out: IO[bytes], files: S
 
         warm_up(spec)
         train = train_sb3
+    numerics = training_numerics(spec)  # read before the walls go up (torch and /proc/cpuinfo)
     report = enter_training_sandbox(spec)
     _send(out, "walls", report=report.to_json())
     checks = RuntimeChecks() if spec.runtime_checks else None
@@ -107,7 +116,7 @@ def _train_in_sandbox(spec: TrainSpec, concurrent: int, out: IO[bytes], files: S
         try:
             functions = load_candidate(spec.candidate_source)
         except CandidateRejected as exc:
-            _send(out, "failed", reason=f"candidate rejected: {exc}")
+            _send(out, "failed", reason=f"candidate rejected: {exc}", failure=CANDIDATE_FAILURE)
             return
         features = Features(functions.revise_state, functions.intrinsic_reward, checks=checks)
 
@@ -116,4 +125,5 @@ def _train_in_sandbox(spec: TrainSpec, concurrent: int, out: IO[bytes], files: S
 
     result = train(spec, features, emit, files=files)
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    result.numerics = numerics
     _send(out, "result", **dataclasses.asdict(result))

@@ -25,6 +25,7 @@ from pathlib import Path
 from lesr_local.errors import one_line
 from lesr_local.rl.checkpoint import CHECKPOINT, POLICY, checkpoint_path, has_checkpoint
 from lesr_local.rl.spec import (
+    CANDIDATE_FAILURE,
     TrainProgress,
     TrainResult,
     TrainSpec,
@@ -93,7 +94,7 @@ TRAIN_SCHEMA = Schema("training worker", {
     "walls": MessageSpec(required={"report": DICT}),
     "progress": MessageSpec(required=_progress_required, optional=_progress_optional),
     "result": MessageSpec(required=_result_required, optional=_result_optional),
-    "failed": MessageSpec(required={"reason": STR}),
+    "failed": MessageSpec(required={"reason": STR}, optional={"failure": optional(STR)}),
     **FILE_MESSAGES,
 })
 JOB_SCHEMA = Schema("engine", {
@@ -208,13 +209,18 @@ class Supervision:
         elif message.type == "result":
             return self._result_from(message)
         elif message.type == "failed":
-            return self._failed("failed", one_line(message["reason"]))
+            result = self._failed("failed", one_line(message["reason"]))
+            # only the one cause a worker may name; anything else is the infrastructure's
+            result.failure = CANDIDATE_FAILURE if message.get("failure") == CANDIDATE_FAILURE else None
+            return result
         return None  # "walls": informational
 
     def _result_from(self, message: Message) -> TrainResult:
         fields = {k: v for k, v in message.header.items() if k != "type"}
         if fields["status"] not in RESULT_STATUSES:
             raise ProtocolError(f"training worker sent an unknown status {str(fields['status'])[:20]!r}")
+        if fields.get("failure") not in (None, CANDIDATE_FAILURE):
+            raise ProtocolError("training worker named an unknown failure cause")
         try:
             fields["curve"] = [(int(step), float(value)) for step, value in fields["curve"]]
             if fields.get("lipschitz") is not None:

@@ -13,6 +13,7 @@ in slices without copying the arrays (a 300k-row replay buffer is never held twi
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -177,3 +178,24 @@ def _array(name: str, info: Any, body: memoryview) -> np.ndarray:
     if not 0 <= begin <= end <= len(body) or end - begin != count * dtype.itemsize:
         raise TensorFileError(f"tensor {name[:60]!r}: byte range does not match its shape")
     return np.frombuffer(body[begin:end], dtype=dtype, count=count).reshape(shape)
+
+
+def read_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Only the non-tensor tree of a tensor file (counters, curves): the header is read, the tensor
+    bytes are not. Raises TensorFileError on anything malformed, OSError when it cannot be read."""
+    with open(path, "rb") as fh:
+        head = fh.read(_LEN.size)
+        if len(head) < _LEN.size:
+            raise TensorFileError("tensor file is shorter than its header length")
+        (header_len,) = _LEN.unpack(head)
+        if header_len > MAX_HEADER_BYTES:
+            raise TensorFileError(f"tensor file header of {header_len} bytes is too large")
+        raw = fh.read(header_len)
+    try:
+        index = json.loads(raw.decode("utf-8"))
+        state = json.loads((index.get("__metadata__") or {}).get(STATE_KEY, "{}"))
+    except (ValueError, RecursionError, AttributeError):
+        raise TensorFileError("tensor file header is not valid JSON") from None
+    if not isinstance(state, dict):
+        raise TensorFileError("tensor file state is not a JSON object")
+    return state

@@ -3,9 +3,12 @@
 With eta = 2 the K candidates of an iteration all train to N/4, the better half of them continue to
 N/2 and the best one to N (K // 2**r candidates, at least 1, pass rung r). Rung steps are rounded to
 evaluation steps, so a rung compares evaluations every candidate actually had at the same step. A
-rung exists only after the warm-up: it needs at least one evaluation after td3.start_steps (before
-that the actor was never updated and its return says nothing about the features). A rung that would
-keep everyone is dropped (it would only cost a pause).
+rung exists only after the warm-up has been followed by `eval.last_k` evaluations: before
+td3.start_steps the actor was never updated and its return says nothing about the features, and a
+rung score of fewer evaluations than the search's own score would rank candidates on single noisy
+evaluations (the quick preset's old rung at 4k steps was one 3-episode evaluation after 2k updates,
+and its cuts were close to a coin toss). A rung that would keep everyone is dropped (it would only
+cost a pause).
 
 Rung score: the mean of the last `eval.last_k` evaluations at or before the rung step, leaving out
 those taken during the random warm-up. It is the search's own score (mean of the last k
@@ -33,10 +36,11 @@ class Rung:
     keep: int  # how many of the iteration's candidates continue past it
 
 
-def rung_schedule(steps: int, candidates: int, start_steps: int, eval_every: int, *,
+def rung_schedule(steps: int, candidates: int, start_steps: int, eval_every: int, *, last_k: int = 1,
                   eta: int = ETA, fractions: tuple[float, ...] = RUNG_FRACTIONS) -> list[Rung]:
     """The cut points before N (`steps`) for an iteration of `candidates` candidates; [] = no pruning."""
-    first_useful = (start_steps // eval_every + 1) * eval_every  # first evaluation after the warm-up
+    # the step of the last_k-th evaluation after the warm-up: a rung score has as many as the search score
+    first_useful = (start_steps // eval_every + max(1, last_k)) * eval_every
     rungs: list[Rung] = []
     alive = candidates
     for depth, fraction in enumerate(fractions, start=1):

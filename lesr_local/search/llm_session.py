@@ -11,8 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lesr_local.llm.client import Generation, LLMClient
 from lesr_local import events as ev
+from lesr_local.llm.client import Generation, LLMClient
 from lesr_local.store import Store
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from lesr_local import events as ev
 from lesr_local.search.headline import headline_text
-from lesr_local.store import CandidateRecord
+from lesr_local.store import CandidateView
 
 
 def _stderr_console() -> Console:
@@ -116,45 +116,53 @@ class HeadlessReporter:
 
     def _on_TrainingStarted(self, e: ev.TrainingStarted) -> None:
         if self._progress is not None:
-            self._drop_task(e.candidate_id)
-            self._tasks[e.candidate_id] = self._progress.add_task(
-                f"train {e.candidate_id}", total=e.total_steps, rate="", count=f"0/{e.total_steps}"
+            self._drop_task(e.training_id)
+            self._tasks[e.training_id] = self._progress.add_task(
+                f"train {e.training_id}", total=e.total_steps, rate="", count=f"0/{e.total_steps}"
             )
-        self._line(f"training {e.candidate_id}: {e.total_steps} steps, seed {e.seed}")
+        self._line(f"training {e.training_id}: {e.total_steps} steps, seed {e.seed}")
 
     def _on_TrainingProgress(self, e: ev.TrainingProgress) -> None:
         if self._progress is not None:
-            task = self._tasks.get(e.candidate_id)
+            task = self._tasks.get(e.training_id)
             if task is not None:
                 self._progress.update(task, completed=e.step, rate=f"{e.steps_per_s:.0f} steps/s",
                                       count=f"{e.step}/{e.total_steps}")
             return
         now = time.monotonic()
-        if now - self._last_line.get(e.candidate_id, 0.0) >= self.progress_interval:
-            self._last_line[e.candidate_id] = now
+        if now - self._last_line.get(e.training_id, 0.0) >= self.progress_interval:
+            self._last_line[e.training_id] = now
             self._line(
-                f"  {e.candidate_id}: {e.step}/{e.total_steps} steps, {e.steps_per_s:.0f} steps/s, "
+                f"  {e.training_id}: {e.step}/{e.total_steps} steps, {e.steps_per_s:.0f} steps/s, "
                 f"ETA {e.eta_s:.0f}s"
             )
 
     def _on_EvaluationDone(self, e: ev.EvaluationDone) -> None:
         if self._progress is None:
-            self._line(f"  {e.candidate_id}: eval at step {e.step}: {e.value:.2f}")
+            self._line(f"  {e.training_id}: eval at step {e.step}: {e.value:.2f}")
+
+    def _on_TrainingReused(self, e: ev.TrainingReused) -> None:
+        if e.reused_steps >= e.total_steps:
+            self._line(f"[cyan]reused[/cyan] {e.training_id}: the same training is in run {e.source_run_id} "
+                       f"({e.source_training_id}, score {_fmt(e.score)}); not trained again")
+        else:
+            self._line(f"[cyan]continues[/cyan] {e.training_id} from step {e.reused_steps} of "
+                       f"{e.source_training_id} (run {e.source_run_id}), the same training stopped shorter")
 
     def _on_TrainingFinished(self, e: ev.TrainingFinished) -> None:
-        self._drop_task(e.candidate_id)
+        self._drop_task(e.training_id)
         if e.status == "finished":
-            self._line(f"[green]finished[/green] {e.candidate_id}: score {_fmt(e.score)}")
+            self._line(f"[green]finished[/green] {e.training_id}: score {_fmt(e.score)}")
         else:
-            self._line(f"[red]{e.status}[/red] {e.candidate_id}: {e.reason}")
+            self._line(f"[red]{e.status}[/red] {e.training_id}: {e.reason}")
 
     def _on_TrainingPaused(self, e: ev.TrainingPaused) -> None:
-        self._drop_task(e.candidate_id)
-        self._line(f"{e.candidate_id} reached the rung at step {e.step}/{e.total_steps}; "
+        self._drop_task(e.training_id)
+        self._line(f"{e.training_id} reached the rung at step {e.step}/{e.total_steps}; "
                    "waiting for the rest of its iteration")
 
-    def _on_CandidateStopped(self, e: ev.CandidateStopped) -> None:
-        self._line(f"{e.candidate_id} stopped at step {e.step}/{e.total_steps} (rung score {_fmt(e.score)}): "
+    def _on_TrainingStopped(self, e: ev.TrainingStopped) -> None:
+        self._line(f"{e.training_id} stopped at step {e.step}/{e.total_steps} (rung score {_fmt(e.score)}): "
                    "successive halving", style="yellow")
 
     def _on_IterationFinished(self, e: ev.IterationFinished) -> None:
@@ -182,19 +190,21 @@ class HeadlessReporter:
 
     # -- end of run --------------------------------------------------------------------------
 
-    def print_summary(self, summary: dict[str, Any], candidates: list[CandidateRecord]) -> None:
+    def print_summary(self, summary: dict[str, Any], candidates: list[CandidateView]) -> None:
         self.close()
         self.console.print(summary_table(summary, candidates))
 
 
-def summary_table(summary: dict[str, Any], candidates: list[CandidateRecord]) -> Table:
+def summary_table(summary: dict[str, Any], candidates: list[CandidateView]) -> Table:
     table = Table(title=f"run {summary['run_id']} — {summary['env_id']} — {summary['status']}", expand=False)
     for name in ("candidate", "iter", "status", "score", "+dims", "note"):
         table.add_column(name)
     best_id = (summary.get("best") or {}).get("candidate_id")
+    control = summary.get("control") or summary.get("baseline")
+    if control is not None:
+        table.add_row("control", "-", str(control.get("status")), _fmt(control.get("score")), "-",
+                      "the raw state at the search's budget")
     for cand in candidates:
-        if cand.kind != "search" and cand.kind != "baseline":
-            continue
         note = cand.reason or ("best" if cand.candidate_id == best_id else "")
         table.add_row(
             cand.candidate_id, "-" if cand.iteration is None else str(cand.iteration + 1), cand.status,
@@ -202,10 +212,10 @@ def summary_table(summary: dict[str, Any], candidates: list[CandidateRecord]) ->
         )
     final = summary.get("final")
     if final:
-        for arm in ("best", "baseline"):
+        for arm, label in (("best", "best"), ("raw" if "raw" in final else "baseline", "raw")):
             data = final[arm]
             table.add_row(
-                f"final {arm}", "", f"{data['seeds']} seeds", f"{_fmt(data['mean'])} ± {_fmt(data['std'])}", "",
+                f"final {label}", "", f"{data['seeds']} seeds", f"{_fmt(data['mean'])} ± {_fmt(data['std'])}", "",
                 f"IQM {_fmt(data.get('iqm'))}, AUC {_fmt(data.get('auc'))}",
             )
         imp, ci = final.get("improvement"), final.get("improvement_ci95")
@@ -224,9 +234,16 @@ def summary_table(summary: dict[str, Any], candidates: list[CandidateRecord]) ->
     if best.get("selection_mean") is not None:
         caption.append(f"best chosen on fresh seeds: {best['candidate_id']} seed mean {best['selection_mean']:.4g} "
                        f"(search score {_fmt(best.get('score'))})")
-    caption.append(
-        f"env steps: {summary['total_env_steps']} total = {summary['search_env_steps']} search "
-        f"+ {summary.get('selection_env_steps', 0)} selection + {summary['final_env_steps']} final"
-    )
+    caption.append(env_steps_text(summary))
     table.caption = "\n".join(caption)
     return table
+
+
+def env_steps_text(summary: dict[str, Any]) -> str:
+    """Every env step behind the run's numbers, and how many of them were reused rather than trained."""
+    text = (f"env steps: {summary['total_env_steps']} total = {summary['search_env_steps']} search "
+            f"+ {summary.get('selection_env_steps', 0)} selection + {summary['final_env_steps']} final")
+    reused = summary.get("reused_env_steps") or 0
+    if reused:
+        text += f"; {reused} of them reused from identical trainings in this home, not trained again"
+    return text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from lesr_local import events as ev
 from lesr_local.candidates.checks import check_candidate
 from lesr_local.candidates.constrain_rule import PROBE_SAMPLES, decide_constrain
 from lesr_local.candidates.prompts import (
@@ -27,9 +28,8 @@ from lesr_local.config import RunConfig
 from lesr_local.llm.client import GenerationParams
 from lesr_local.llm.grammar import candidate_grammar
 from lesr_local.llm.prompting import CODE_STOP, render_prompt
-from lesr_local import events as ev
 from lesr_local.search.llm_session import GenerationCancelled, LLMSession, SampleClient
-from lesr_local.store import CandidateRecord, Store
+from lesr_local.store import CandidateRecord, CandidateView, Store
 from lesr_local.store.files import atomic_write_text
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class CandidateSampler:
 
     # -- prompts -----------------------------------------------------------------------------
 
-    def iteration_prompt(self, it: int, history: list[CandidateRecord], analysis: str | None) -> tuple[str, list[str]]:
+    def iteration_prompt(self, it: int, history: list[CandidateView], analysis: str | None) -> tuple[str, list[str]]:
         if it == 0 or not history:
             return initial_prompt(self.env), []
 
@@ -145,20 +145,14 @@ class CandidateSampler:
         )
         if outcome.cancelled or self.cancel.is_set():
             raise GenerationCancelled()
-        total = self.config.steps
         if not outcome.valid or outcome.code is None:
-            return self.store.add_candidate(
-                self.run_id, cid, kind="search", seed=self.config.seed, total_steps=total, iteration=it, sample=k,
-                code=outcome.code, status="rejected", reason=outcome.reason or "rejected",
-            )
+            return self.store.add_candidate(self.run_id, cid, iteration=it, sample=k, code=outcome.code or "",
+                                            status="rejected", reason=outcome.reason or "rejected")
         run_dir = self.store.ensure_run_dir(self.run_id)
         path = atomic_write_text(run_dir / "candidates" / f"{cid}.py", outcome.code)
         extra = outcome.result.extra_dims if outcome.result is not None else None
-        cand = self.store.add_candidate(
-            self.run_id, cid, kind="search", seed=self.config.seed, total_steps=total, iteration=it, sample=k,
-            code=outcome.code, code_path=str(path), extra_dims=extra,
-            checkpoint_dir=str(run_dir / "checkpoints" / cid),
-        )
+        cand = self.store.add_candidate(self.run_id, cid, iteration=it, sample=k, code=outcome.code,
+                                        code_path=path, extra_dims=extra)
         self.sink(ev.CandidateAccepted(self.run_id, candidate_id=cid, iteration=it, sample=k, extra_dims=extra or 0))
         return cand
 
@@ -170,15 +164,15 @@ class CandidateSampler:
 
     def _same_code_as(self, code: str) -> str | None:
         wanted = _normalised(code)
-        for cand in self.store.list_candidates(self.run_id, kind="search"):
+        for view in self.store.candidate_views(self.run_id):
             # a failed training (crash, killed worker) may deserve another go; the others would repeat
-            if cand.status in ("pending", "running", "finished") and cand.code and _normalised(cand.code) == wanted:
-                return cand.candidate_id
+            if view.status in ("pending", "running", "finished") and view.code and _normalised(view.code) == wanted:
+                return view.candidate_id
         return None
 
     # -- analysis turn -----------------------------------------------------------------------
 
-    def analyse(self, it: int, results: list[CandidateRecord], baseline_score: float | None) -> str | None:
+    def analyse(self, it: int, results: list[CandidateView], baseline_score: float | None) -> str | None:
         """The model's reasoning on this iteration's results (None when nothing was trained)."""
 
         shown = [feedback(c) for c in results if c.status in ("finished", "failed")]
@@ -200,10 +194,11 @@ class CandidateSampler:
         return text or None
 
 
-def feedback(cand: CandidateRecord) -> CandidateFeedback:
+def feedback(view: CandidateView) -> CandidateFeedback:
     return CandidateFeedback(
-        candidate_id=cand.candidate_id, iteration=cand.iteration or 0, code=cand.code or "", score=cand.score,
-        lipschitz=cand.lipschitz, status=cand.status, reason=cand.reason, stopped_at_step=cand.stopped_at_step,
+        candidate_id=view.candidate_id, iteration=view.iteration or 0, code=view.code or "", score=view.score,
+        lipschitz=view.training.lipschitz if view.training else None, status=view.status, reason=view.reason,
+        stopped_at_step=view.stopped_at_step,
     )
 
 

@@ -1,17 +1,17 @@
 """The run summary: what `lesr run --json` prints and what the store keeps with a finished run.
 
 Built from the store only, so `lesr show` and a resumed run report exactly the same numbers.
-Fields: run_id, status, env_id, preset, iterations, reason, best {candidate_id, iteration, score,
-code_path} (the SEARCH score: single seed, selected, so biased upwards), baseline {candidate_id,
-score} (the search's raw-state control), final {best {mean, std, iqm, auc, seeds, per_seed [{seed,
-score, auc}]}, baseline {...}, improvement, improvement_relative, improvement_ci95, verdict,
-paired_seeds, excluded_seeds, steps} (experiments/statistics.py says how each figure is computed),
-verdict (one sentence), headline, search_env_steps, selection_env_steps, final_env_steps,
-total_env_steps, pruning {mode, stopped_candidates, saved_candidate_steps} (with --prune halving),
-selection {seeds, candidates [{candidate_id, mean, per_seed}]} (with --select-seeds; "baseline" is
-the control), candidates {status: count}, llm {calls, completion_tokens, seconds}, video_path,
-run_dir, wall_seconds. best is choose_best's pick: the re-evaluation's best seed mean when there
-was one (best.selection_mean), else the best single-seed search score of a candidate trained to N.
+Fields: run_id, kind (search | evaluation), status, env_id, preset, iterations, reason,
+best {candidate_id, iteration, score, code_path, extra_dims, selection_mean} (the SEARCH score: single
+seed, selected, so biased upwards), control {training_id, score, status} (the search's raw-state
+control; also under its v1 name `baseline`), final {best, raw (also as `baseline`) {mean, std, iqm,
+auc, seeds, per_seed [{seed, score, auc}]}, improvement, improvement_relative, improvement_ci95,
+improvement_ci95_t, verdict, paired_seeds, excluded_seeds, candidate_failed_seeds,
+seeds_for_detection, more_seeds_command, steps} (experiments/statistics.py says how each figure is
+computed), verdict (one sentence), headline, search_env_steps, selection_env_steps, final_env_steps,
+total_env_steps (every env step behind the numbers), reused_env_steps (the part of them taken from
+trainings already in the home), trained_env_steps, pruning, selection, candidates {status: count},
+llm, video_path, run_dir, wall_seconds.
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lesr_local.experiments.evaluation import final_comparison
+from lesr_local.experiments.statistics import MAX_SEEDS_ESTIMATE
 from lesr_local.search.headline import headline
-from lesr_local.experiments.statistics import Comparison, SeedResult, compare, curve_auc
-from lesr_local.store import CandidateRecord, Store
+from lesr_local.search.selection import choose_best, read_selection, selection_finalists
+from lesr_local.store import Store, TrainingRecord
 
-# Kinds of training and which budget line their env steps count in.
-SEARCH_KINDS = ("search", "baseline")
-SELECTION_KINDS = ("selection", "selection-baseline")
-FINAL_KINDS = ("final-best", "final-baseline")
+# Which budget line a training's env steps count in.
+SEARCH_PURPOSES = ("search", "control")
+SELECTION_PURPOSES = ("selection",)
+FINAL_PURPOSES = ("final",)
 
 
 @dataclass
@@ -37,18 +39,22 @@ class RunSummary:
     env_id: str
     preset: str
     iterations: int
+    kind: str = "search"
     reason: str | None = None
     best: dict[str, Any] | None = None
-    baseline: dict[str, Any] | None = None
+    control: dict[str, Any] | None = None
+    baseline: dict[str, Any] | None = None  # v1 name of `control`, kept for scripts
     final: dict[str, Any] | None = None
     verdict: str | None = None
     headline: dict[str, Any] | None = None
     search_env_steps: int = 0
     selection_env_steps: int = 0
     pruning: dict[str, Any] | None = None  # --prune halving: candidates cut, candidate-steps saved
-    selection: dict[str, Any] | None = None  # --select-seeds: seed means of the re-evaluated candidates
+    selection: dict[str, Any] | None = None  # --select-seeds: the re-evaluation
     final_env_steps: int = 0
     total_env_steps: int = 0
+    reused_env_steps: int = 0
+    trained_env_steps: int = 0
     candidates: dict[str, int] = field(default_factory=dict)
     llm: dict[str, Any] = field(default_factory=dict)
     video_path: str | None = None
@@ -59,132 +65,84 @@ class RunSummary:
         return asdict(self)
 
 
-SELECT_TOP = 3  # candidates re-evaluated on fresh seeds before the best is chosen (--select-seeds)
-
-
-def selection_finalists(candidates: list[CandidateRecord], top: int = SELECT_TOP) -> list[CandidateRecord]:
-    """The top search candidates trained to N_small, by search score (ties: the earlier one)."""
-    finished = [c for c in candidates if c.kind == "search" and c.status == "finished" and c.score is not None
-                and c.stopped_at_step is None]
-    return sorted(finished, key=lambda c: (-c.score, c.created_at))[:top]  # type: ignore[operator]
-
-
-def selection_means(candidates: list[CandidateRecord]) -> dict[str, list[tuple[int, float]]]:
-    """Re-evaluation results: source candidate id ("baseline" for the control) -> [(seed, score)]."""
-    out: dict[str, list[tuple[int, float]]] = {}
-    for c in candidates:
-        if c.status != "finished" or c.score is None:
-            continue
-        if c.kind == "selection" and c.source_candidate_id:
-            out.setdefault(c.source_candidate_id, []).append((c.seed, float(c.score)))
-        elif c.kind == "selection-baseline":
-            out.setdefault("baseline", []).append((c.seed, float(c.score)))
-    return out
-
-
-def choose_best(candidates: list[CandidateRecord]) -> CandidateRecord | None:
-    """The search's pick: the best seed mean of the re-evaluation when there was one, else the best
-    single-seed search score. The re-evaluation uses fresh seeds only, so the luck of the search
-    seed that put a candidate in the top does not carry into the choice."""
-    means = selection_means(candidates)
-    scored = [(sum(v for _, v in means[c.candidate_id]) / len(means[c.candidate_id]), c)
-              for c in selection_finalists(candidates) if c.candidate_id in means]
-    if scored:
-        return max(scored, key=lambda pair: (pair[0], pair[1].score, -pair[1].created_at))[1]
-    return best_search_candidate(candidates)
-
-
-def best_search_candidate(candidates: list[CandidateRecord]) -> CandidateRecord | None:
-    # Only candidates trained to N_small compete: a cut candidate's score is from an earlier step.
-    finished = [c for c in candidates if c.kind == "search" and c.status == "finished" and c.score is not None
-                and c.stopped_at_step is None]
-    if not finished:
-        return None
-    # Highest score; ties go to the earlier candidate.
-    return max(finished, key=lambda c: (c.score, -c.created_at))
-
-
 def build_summary(store: Store, run_id: str, *, status: str | None = None, reason: str | None = None,
                   video_path: str | None = None) -> RunSummary:
     run = store.get_run(run_id)
-    cands = store.list_candidates(run_id)
+    trainings = store.list_trainings(run_id)
+    views = store.candidate_views(run_id)
     iters = [it for it in store.list_iterations(run_id) if it.status == "finished"]
-    best = choose_best(cands)
-    control = next((c for c in cands if c.kind == "baseline"), None)
-    search_steps = sum(_steps(c) for c in cands if c.kind in SEARCH_KINDS)
-    selection_steps = sum(_steps(c) for c in cands if c.kind in SELECTION_KINDS)
-    final_steps = sum(_steps(c) for c in cands if c.kind in FINAL_KINDS)
+    own = [t for t in trainings if t.purpose in SEARCH_PURPOSES + SELECTION_PURPOSES + FINAL_PURPOSES]
     calls = store.list_llm_calls(run_id)
     summary = RunSummary(
-        run_id=run_id, status=status or run.status, env_id=run.env_id, preset=run.preset,
+        run_id=run_id, kind=run.kind, status=status or run.status, env_id=run.env_id, preset=run.preset,
         iterations=len(iters), reason=reason if reason is not None else run.reason,
-        search_env_steps=search_steps, selection_env_steps=selection_steps, final_env_steps=final_steps,
-        total_env_steps=search_steps + selection_steps + final_steps,
-        candidates=dict(Counter(c.status for c in cands if c.kind == "search")),
-        llm={
-            "calls": len(calls), "completion_tokens": sum(c.completion_tokens for c in calls),
-            "seconds": round(sum(c.seconds for c in calls), 3),
-        },
-        video_path=video_path, run_dir=str(store.runs_dir / run_id),
+        search_env_steps=_steps(own, SEARCH_PURPOSES), selection_env_steps=_steps(own, SELECTION_PURPOSES),
+        final_env_steps=_steps(own, FINAL_PURPOSES), total_env_steps=sum(t.env_steps for t in own),
+        reused_env_steps=sum(min(t.reused_steps, t.env_steps) for t in own),
+        trained_env_steps=sum(t.trained_steps for t in own),
+        candidates=dict(Counter(v.status for v in views if v.iteration is not None)),
+        llm={"calls": len(calls), "completion_tokens": sum(c.completion_tokens for c in calls),
+             "seconds": round(sum(c.seconds for c in calls), 3)},
+        video_path=video_path or _previous(run.summary, "video_path"), run_dir=str(store.runs_dir / run_id),
         wall_seconds=round((run.finished_at or run.updated) - run.created, 3),
     )
+    best = choose_best(views, trainings) if run.kind == "search" else next(iter(views), None)
+    if run.best_candidate_id and run.kind == "search":  # the pick the run made (a resumed run keeps it)
+        best = next((v for v in views if v.candidate_id == run.best_candidate_id), best)
     if best is not None:
-        summary.best = {
-            "candidate_id": best.candidate_id, "iteration": best.iteration, "score": best.score,
-            "code_path": best.code_path, "extra_dims": best.extra_dims,
-        }
-    means = selection_means(cands)
-    if means:
+        summary.best = {"candidate_id": best.candidate_id, "iteration": best.iteration, "score": best.score,
+                        "code_path": best.candidate.code_path, "extra_dims": best.extra_dims}
+    outcome = read_selection(selection_finalists(views), trainings)
+    if outcome.per_seed:
         summary.selection = {
-            "seeds": sorted({seed for runs in means.values() for seed, _ in runs}),
-            "candidates": [{"candidate_id": cid, "mean": sum(v for _, v in runs) / len(runs),
-                            "per_seed": [{"seed": seed, "score": v} for seed, v in sorted(runs)]}
-                           for cid, runs in means.items()],
+            "seeds": sorted({seed for runs in outcome.per_seed.values() for seed in runs}),
+            "common_seeds": outcome.common_seeds, "disqualified": outcome.disqualified,
+            "candidates": [{"candidate_id": cid, "mean": outcome.means.get(cid),
+                            "per_seed": [{"seed": s, "score": v} for s, v in sorted(runs.items())]}
+                           for cid, runs in outcome.per_seed.items()],
         }
-        if summary.best is not None and summary.best["candidate_id"] in means:
-            runs = means[summary.best["candidate_id"]]
-            summary.best["selection_mean"] = sum(v for _, v in runs) / len(runs)
+        if summary.best is not None and summary.best["candidate_id"] in outcome.means:
+            summary.best["selection_mean"] = outcome.means[summary.best["candidate_id"]]
+    control = next((t for t in trainings if t.purpose == "control"), None)
     if control is not None:
-        summary.baseline = {"candidate_id": control.candidate_id, "score": control.score,
-                            "status": control.status}
+        summary.control = {"training_id": control.training_id, "candidate_id": control.training_id,
+                           "score": control.score, "status": control.status}
+        summary.baseline = summary.control
     if run.config.get("prune", "none") != "none":
-        cut = [c for c in cands if c.kind == "search" and c.stopped_at_step is not None]
+        cut = [v.training for v in views if v.training is not None and v.training.stopped_at_step is not None]
         summary.pruning = {
             "mode": run.config.get("prune"), "stopped_candidates": len(cut),
             # what the cut candidates would have trained to N_small, and did not
-            "saved_candidate_steps": sum(c.total_steps - c.stopped_at_step for c in cut),  # type: ignore[operator]
+            "saved_candidate_steps": sum(t.total_steps - t.stopped_at_step for t in cut),  # type: ignore[operator]
         }
-    comparison = final_comparison(cands)
+    comparison = final_comparison(trainings)
     if comparison is not None:
-        summary.final = {**comparison.final_dict(), "steps": run.config.get("final_steps")}
-        summary.verdict = comparison.sentence
-    summary.headline = headline(summary.final, summary.best, summary.baseline)
+        final = {**comparison.final_dict(), "steps": run.config.get("final_steps")}
+        if comparison.seeds_for_detection is not None:
+            seeds = comparison.seeds_for_detection
+            final["more_seeds_command"] = (f"lesr run --resume {run_id} --seeds {seeds}" if run.kind == "search"
+                                           else None)
+        summary.final = final
+        summary.verdict = comparison.sentence + more_evidence_text(comparison.seeds_for_detection, run_id, run.kind)
+    summary.headline = headline(summary.final, summary.best, summary.control)
     return summary
 
 
-def final_comparison(cands: list[CandidateRecord]) -> Comparison | None:
-    """The paired comparison of the final evaluation; None before any final training ended."""
-    arms: dict[str, dict[int, SeedResult]] = {"final-best": {}, "final-baseline": {}}
-    failures: dict[int, dict[str, str]] = {}
-    ended = False
-    for c in cands:
-        if c.kind not in arms or c.seed is None:
-            continue
-        arm = "best" if c.kind == "final-best" else "baseline"
-        if c.status == "finished" and c.score is not None:
-            arms[c.kind][c.seed] = SeedResult(seed=c.seed, score=float(c.score), auc=curve_auc(c.curve or []))
-            ended = True
-        elif c.status in ("failed", "rejected"):
-            failures.setdefault(c.seed, {})[arm] = c.reason or c.status
-            ended = True
-    if not ended:
-        return None
-    return compare(arms["final-best"], arms["final-baseline"], failures)
+def more_evidence_text(seeds: int | None, run_id: str, kind: str) -> str:
+    """What more evidence would take, said as an estimate (statistics.seeds_for_detection)."""
+    if seeds is None:
+        return ""
+    if seeds > MAX_SEEDS_ESTIMATE:
+        return (f"; at the observed spread even {MAX_SEEDS_ESTIMATE} paired seeds would not set this difference "
+                "apart from 0 (an estimate from the data at hand)")
+    how = f" (`lesr run --resume {run_id} --seeds {seeds}` adds them)" if kind == "search" else ""
+    return (f"; at the observed spread about {seeds} paired seeds would put this difference outside the t "
+            f"interval: an estimate from the data at hand, not a promise{how}")
 
 
-def _steps(cand: CandidateRecord) -> int:
-    # Steps actually spent: a finished training its full length (or the rung it was cut at), others
-    # what they reached.
-    if cand.stopped_at_step is not None:
-        return cand.stopped_at_step
-    return cand.total_steps if cand.status == "finished" else cand.steps_done
+def _steps(trainings: list[TrainingRecord], purposes: tuple[str, ...]) -> int:
+    return sum(t.env_steps for t in trainings if t.purpose in purposes)
+
+
+def _previous(summary: dict[str, Any] | None, key: str) -> Any:
+    return (summary or {}).get(key)

@@ -1,17 +1,22 @@
 """SQLite (WAL) run store + per-run artifact folders; see docs/ARCHITECTURE.md (store/)."""
 
-from lesr_local.store.db import DB_NAME, Store
+from lesr_local.store.db import DB_NAME, NewTraining, Store
 from lesr_local.store.ids import new_run_id
 from lesr_local.store.records import (
-    AblationRecord,
+    CANDIDATE_ARM,
+    CANDIDATE_FAILURE,
+    INFRASTRUCTURE_FAILURE,
+    RAW_ARM,
     CandidateRecord,
+    CandidateView,
     IterationRecord,
     LLMCallRecord,
     RunRecord,
-    TransferRecord,
+    TrainingRecord,
 )
 
 __all__ = [
-    "DB_NAME", "AblationRecord", "CandidateRecord", "IterationRecord", "LLMCallRecord", "RunRecord", "Store",
-    "TransferRecord", "new_run_id",
+    "CANDIDATE_ARM", "CANDIDATE_FAILURE", "DB_NAME", "INFRASTRUCTURE_FAILURE", "RAW_ARM", "CandidateRecord",
+    "CandidateView", "IterationRecord", "LLMCallRecord", "NewTraining", "RunRecord", "Store", "TrainingRecord",
+    "new_run_id",
 ]

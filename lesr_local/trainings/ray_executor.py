@@ -19,24 +19,26 @@ Ray usage statistics and the dashboard stay off in every Ray start lesr-local ma
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import os
 import platform
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ray
 from ray.exceptions import RayError, RayTaskError
 
 from lesr_local.errors import BadInput
 from lesr_local.procs import cpu_count
-from lesr_local.rl.checkpoint import checkpoint_path, has_checkpoint, read_bytes
-from lesr_local.rl.relay import RELAY_SCHEMA, RelayJob, relay_training
+from lesr_local.rl.checkpoint import checkpoint_path, has_checkpoint
+from lesr_local.rl.relay import RELAY_SCHEMA, CheckpointStream, RelayJob, relay_training
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, failed_result
 from lesr_local.rl.worker import DEFAULT_HANG_SECONDS, Supervision
 from lesr_local.sandbox import protocol
@@ -45,6 +47,7 @@ from lesr_local.trainings.ray_auth import ClusterAuth
 
 LOCAL = "local"  # --ray-address local: a private cluster on this machine for the run
 MAX_RESUBMITS = 3
+BACKPRESSURE_FRAMES = 16
 WARM_UP_SECONDS = 30.0  # a training whose task is lost more often than this fails
 LOCAL_OBJECT_STORE_BYTES = 1 << 30
 # A private cluster advertises a loopback address: Ray maps 127.0.0.1 itself to the machine's
@@ -167,9 +170,33 @@ def _warm_up() -> None:
 
 
 @ray.remote(max_retries=0)
-def _train_task(job: RelayJob):  # noqa: ANN201 - a Ray generator task (ObjectRefGenerator)
+def _train_task(job: RelayJob, checkpoint: tuple[int, str, list[Any]] | None):  # noqa: ANN201 - a generator task
     node = ray.get_runtime_context().get_node_id()
-    yield from relay_training(job, node=node, host=platform.node())
+    stream = None
+    if checkpoint is not None:
+        size, sha256, refs = checkpoint
+        stream = CheckpointStream(size, sha256, (ray.get(ref) for ref in refs))  # fetched one chunk at a time
+    yield from relay_training(job, node=node, host=platform.node(), checkpoint=stream)
+
+
+def checkpoint_chunks(path: Path) -> Iterator[bytes]:
+    """The file in protocol-sized chunks, read one at a time."""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(protocol.CHUNK_BYTES):
+            yield chunk
+
+
+def put_checkpoint(path: Path) -> tuple[int, str, list[Any]]:
+    """Each chunk of the checkpoint as its own object in the cluster's store (size, sha256, refs):
+    this process holds one chunk at a time, and Ray can spill chunks to disk one by one."""
+    digest = hashlib.sha256()
+    refs = []
+    size = 0
+    for chunk in checkpoint_chunks(path):
+        digest.update(chunk)
+        size += len(chunk)
+        refs.append(ray.put(chunk))
+    return size, digest.hexdigest(), refs
 
 
 class RayExecutor:
@@ -259,9 +286,11 @@ class _RayTraining:
         """Run one task to its end: a result, or a string saying why the task was lost."""
         checkpoint = None
         if has_checkpoint(self.spec.checkpoint_dir):
-            checkpoint = bytes(read_bytes(checkpoint_path(Path(self.spec.checkpoint_dir))))  # type: ignore[arg-type]
-        job = RelayJob.of(self.spec, checkpoint, self.hang_seconds)
-        stream = _train_task.options(num_cpus=self.num_cpus).remote(job)
+            checkpoint = put_checkpoint(checkpoint_path(Path(self.spec.checkpoint_dir)))  # type: ignore[arg-type]
+        job = RelayJob.of(self.spec, self.hang_seconds)
+        # backpressure: the task stops yielding while this many frames (at most 4 MiB each) wait for us
+        stream = _train_task.options(num_cpus=self.num_cpus,
+                                     _generator_backpressure_num_objects=BACKPRESSURE_FRAMES).remote(job, checkpoint)
         try:
             while True:
                 if self.cancel.is_set():
@@ -287,7 +316,7 @@ class _RayTraining:
             ray.cancel(stream, force=True)
             return self.supervision._failed("failed", f"training worker broke the protocol: {exc}")
         finally:
-            del stream
+            del stream, checkpoint  # the chunk objects go with the last reference
 
     def _handle(self, frame: object) -> TrainResult | None:
         if not isinstance(frame, bytes):

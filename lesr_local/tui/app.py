@@ -21,8 +21,8 @@ from lesr_local.envs.catalogue import get_env_info
 from lesr_local.errors import EXIT_OK, BadInput, LesrError
 from lesr_local.llm.discovery import resolve_model
 from lesr_local.procs import has_terminal
-from lesr_local.trainings.executors import check_executor
 from lesr_local.store.db import Store
+from lesr_local.trainings.executors import check_executor
 from lesr_local.tui.screens.candidate_detail import CandidateDetailScreen
 from lesr_local.tui.screens.history import HistoryScreen
 from lesr_local.tui.screens.live_run import LiveRunScreen
@@ -109,7 +109,7 @@ class LesrApp(App[int]):
         self.show_session(session)
         return session
 
-    def resume_run(self, run_id: str) -> RunSession | None:
+    def resume_run(self, run_id: str, seeds: int | None = None) -> RunSession | None:
         for session in self.sessions:
             if session.state.run_id == run_id and session.running:
                 self.show_session(session)
@@ -119,10 +119,10 @@ class LesrApp(App[int]):
         except LesrError as exc:
             self.notify(str(exc), severity="error")
             return None
-        if run.status == "finished":
-            self.notify(f"run {run_id} already finished; nothing to resume", severity="warning")
+        if run.status == "finished" and seeds is None:
+            self.notify(f"run {run_id} already finished; nothing to resume (s: more seeds)", severity="warning")
             return None
-        session = RunSession(self.home, resume_run_id=run_id)
+        session = RunSession(self.home, resume_run_id=run_id, seeds=seeds)
         session.state.env_id = run.env_id
         session.state.config = dict(run.config)
         self.sessions.append(session)

@@ -36,8 +36,9 @@ class AppServices(Protocol):
         """Start a run and show its Live run screen (in place of `replace`, when given)."""
         ...
 
-    def resume_run(self, run_id: str) -> RunSession | None:
-        """Resume a stopped run (or show it, when it is live); None with a notice when it cannot be."""
+    def resume_run(self, run_id: str, seeds: int | None = None) -> RunSession | None:
+        """Resume a stopped run (or show it, when it is live); with `seeds`, give a finished run's final
+        evaluation that many paired seeds. None with a notice when it cannot be."""
         ...
 
     def show_session(self, session: RunSession) -> None:

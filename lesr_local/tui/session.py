@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lesr_local import events as ev
 from lesr_local.config import RunConfig
 from lesr_local.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, LesrError
-from lesr_local import events as ev
 from lesr_local.search.engine import SearchEngine
 from lesr_local.store.db import Store
 
 LLM_TEXT_LIMIT = 200_000
 UNSETTLED = ("pending", "writing", "accepted", "repairing", "running", "paused")
 LOG_LIMIT = 2_000
+CONTROL_IDS = ("control", "baseline")  # the search control ("baseline" in runs written before v2)
 
 
 @dataclass
@@ -108,28 +109,35 @@ class LiveState:
                 row.status = "rejected" if event.final else "repairing"
                 row.reason = event.reason
             case ev.TrainingStarted():
-                row = self.candidate(event.candidate_id)
+                row = self.candidate(event.training_id)
                 row.status, row.total, row.step = "running", event.total_steps, 0
-                row.iteration = row.iteration if row.iteration is not None else iteration_of(event.candidate_id)
+                row.iteration = row.iteration if row.iteration is not None else iteration_of(event.training_id)
+            case ev.TrainingReused():
+                row = self.candidate(event.training_id)
+                if event.reused_steps >= event.total_steps:
+                    row.status, row.score, row.total, row.step = "finished", event.score, event.total_steps, event.total_steps
+                    row.reason = f"reused from run {event.source_run_id}"
+                    if event.training_id in CONTROL_IDS:
+                        self.baseline = event.score
             case ev.TrainingProgress():
-                row = self.candidate(event.candidate_id)
+                row = self.candidate(event.training_id)
                 row.status, row.step, row.total = "running", event.step, event.total_steps
                 row.steps_per_s, row.eta_s = event.steps_per_s, event.eta_s
             case ev.EvaluationDone():
-                self.candidate(event.candidate_id).curve.append((event.step, event.value))
+                self.candidate(event.training_id).curve.append((event.step, event.value))
             case ev.TrainingFinished():
-                row = self.candidate(event.candidate_id)
+                row = self.candidate(event.training_id)
                 row.status, row.score, row.lipschitz, row.reason = (
                     event.status, event.score, event.lipschitz, event.reason)
                 if row.total:
                     row.step = row.total if event.status == "finished" else row.step
-                if event.candidate_id == "baseline":
+                if event.training_id in CONTROL_IDS:
                     self.baseline = event.score
             case ev.TrainingPaused():  # successive halving: at a rung, waiting for the decision
-                row = self.candidate(event.candidate_id)
+                row = self.candidate(event.training_id)
                 row.status, row.step = "paused", event.step
-            case ev.CandidateStopped():
-                row = self.candidate(event.candidate_id)
+            case ev.TrainingStopped():
+                row = self.candidate(event.training_id)
                 row.status, row.step, row.score, row.reason = "stopped", event.step, event.score, event.reason
             case ev.IterationFinished():
                 if event.best_candidate_id is not None:
@@ -163,22 +171,28 @@ def event_log_line(event: ev.Event) -> tuple[str, str] | None:
             verdict = "rejected" if event.final else "rejected, asking for a repair"
             return "warning", f"{event.candidate_id} {verdict} (attempt {event.attempt + 1}): {event.reason}"
         case ev.TrainingFinished():
-            message = f"{event.candidate_id} {event.status}"
+            message = f"{event.training_id} {event.status}"
             if event.score is not None:
                 message += f", score {event.score:.3f}"
             if event.reason:
                 message += f": {event.reason}"
             return ("info" if event.status == "finished" else "warning"), message
+        case ev.TrainingReused():
+            if event.reused_steps >= event.total_steps:
+                return "info", (f"{event.training_id} reused: the same training is in run {event.source_run_id} "
+                                f"({event.source_training_id})")
+            return "info", (f"{event.training_id} continues {event.source_training_id} of run {event.source_run_id} "
+                            f"from step {event.reused_steps}")
         case ev.TrainingPaused():
-            return "info", f"{event.candidate_id} reached its rung at step {event.step}"
-        case ev.CandidateStopped():
-            return "warning", f"{event.candidate_id} stopped at step {event.step} by successive halving"
+            return "info", f"{event.training_id} reached its rung at step {event.step}"
+        case ev.TrainingStopped():
+            return "warning", f"{event.training_id} stopped at step {event.step} by successive halving"
         case ev.IterationFinished():
             best = event.best_candidate_id or "none"
             score = "" if event.best_score is None else f" ({event.best_score:.3f})"
             return "info", f"iteration {event.iteration + 1} done; best so far {best}{score} (search score)"
         case ev.FinalEvaluationStarted():
-            return "info", (f"final evaluation: {event.best_candidate_id} vs baseline, "
+            return "info", (f"final evaluation: {event.best_candidate_id} vs the raw state, "
                             f"{event.seeds} seeds × {event.steps} steps")
         case ev.VideoWritten():
             return "info", f"video of {event.candidate_id}: {event.path}"
@@ -212,12 +226,14 @@ EXIT_BY_STATUS = {"finished": EXIT_OK, "failed": EXIT_RUN_FAILED, "interrupted":
 class RunSession:
     """A run the app drives: `start()` launches the engine thread; `drain()` is called from the UI."""
 
-    def __init__(self, home: Path, config: RunConfig | None = None, resume_run_id: str | None = None) -> None:
+    def __init__(self, home: Path, config: RunConfig | None = None, resume_run_id: str | None = None,
+                 seeds: int | None = None) -> None:
         if (config is None) == (resume_run_id is None):
             raise ValueError("give either a config or a run id to resume")
         self.home = Path(home)
         self.config = config
         self.resume_run_id = resume_run_id
+        self.seeds = seeds  # a resume with more final seeds (a finished run: add them)
         self.state = LiveState(run_id=resume_run_id, env_id=config.env_id if config else None,
                                config=config.to_dict() if config else {})
         self.cancel_event = threading.Event()
@@ -234,9 +250,13 @@ class RunSession:
 
     def _run(self) -> None:
         try:
-            engine = SearchEngine(Store(self.home), self.sink, self.cancel_event)
-            if self.resume_run_id is not None:
-                self.result = engine.resume(self.resume_run_id)
+            store = Store(self.home)
+            engine = SearchEngine(store, self.sink, self.cancel_event)
+            if self.resume_run_id is not None and self.seeds is not None and \
+                    store.get_run(self.resume_run_id).status == "finished":
+                self.result = engine.add_seeds(self.resume_run_id, self.seeds)
+            elif self.resume_run_id is not None:
+                self.result = engine.resume(self.resume_run_id, seeds=self.seeds)
             else:
                 assert self.config is not None
                 self.result = engine.start(self.config)

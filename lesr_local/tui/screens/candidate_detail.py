@@ -79,68 +79,84 @@ class CandidateDetailScreen(Screen[None]):
         store = self.services.store
         try:
             run = store.get_run(self.run_id)
-            cand = store.get_candidate(self.run_id, self.candidate_id)
+            trainings = store.list_trainings(self.run_id)
+            training = next((t for t in trainings if t.training_id == self.candidate_id), None) or next(
+                (t for t in trainings if t.purpose == "search" and t.candidate_id == self.candidate_id), None)
+            cand_id = training.candidate_id if training is not None else self.candidate_id
+            cand = store.find_candidate(self.run_id, cand_id) if cand_id else None
+            if training is None and cand is None:
+                cand = store.get_candidate(self.run_id, self.candidate_id)  # BadInput naming the id
             iterations = store.list_iterations(self.run_id)
             calls = store.list_llm_calls(self.run_id)
-            baseline_record = store.find_candidate(self.run_id, "baseline")
+            control = next((t for t in trainings if t.purpose == "control"), None)
         except LesrError as exc:
             self.query_one("#cand-info", Static).update(Text(str(exc), style="red"))
             return
         env_spec = run.config.get("env_spec") if isinstance(run.config, dict) else None
-        is_baseline = cand.kind in ("baseline", "selection-baseline", "final-baseline")
-        info = Text.assemble(
-            (cand.candidate_id, "bold"), f" · run {run.run_id} · {run.env_id} · ", status_text(cand.status),
-        )
-        if cand.iteration is not None:
-            info.append(f" · iteration {cand.iteration + 1}")
-        if cand.stopped_at_step is not None:  # scored at its rung: not comparable with scores at N
-            info.append(f"\nscore {fmt_score(cand.score)} at step {cand.stopped_at_step:,} "
+        is_raw = training is not None and training.is_raw
+        status = "rejected" if cand is not None and cand.status == "rejected" else (
+            training.status if training is not None else "pending")
+        iteration = cand.iteration if cand is not None else None
+        info = Text.assemble((self.candidate_id, "bold"), f" · run {run.run_id} · {run.env_id} · ",
+                             status_text(status))
+        if training is not None and training.purpose != "search":
+            info.append(f" · {training.purpose} ({'raw state' if is_raw else 'candidate ' + str(cand_id)}), "
+                        f"seed {training.seed}")
+        if iteration is not None:
+            info.append(f" · iteration {iteration + 1}")
+        score = training.score if training is not None else None
+        if training is not None and training.stopped_at_step is not None:  # scored at its rung, not at N
+            info.append(f"\nscore {fmt_score(score)} at step {training.stopped_at_step:,} "
                         "(stopped early by successive halving)")
         else:
-            info.append(f"\nscore {fmt_score(cand.score)} · Δ vs baseline ")
-            info.append_text(fmt_delta(cand.score, run.baseline_score if cand.kind == "search" else None))
-        if cand.extra_dims is not None:
+            info.append(f"\nscore {fmt_score(score)} · Δ vs control ")
+            is_search = training is not None and training.purpose == "search"
+            info.append_text(fmt_delta(score, run.baseline_score if is_search else None))
+        if cand is not None and cand.extra_dims is not None and not is_raw:
             info.append(f" · +{cand.extra_dims} feature dims")
-        info.append(f" · {cand.steps_done:,}/{cand.total_steps:,} steps")
-        if cand.seconds:
-            info.append(f" in {fmt_duration(cand.seconds)}")
-        if cand.executor == "ray" and cand.node:
-            info.append(f"\ntrained on Ray node {cand.node[:12]}")
-        if cand.resumed_from:
-            info.append(f"\ncontinued from its checkpoint at step {cand.resumed_from:,}")
-        verdict = {"finished": "trained", "rejected": "rejected by the checks", "failed": "failed"}.get(
-            cand.status, cand.status)
+        if training is not None:
+            info.append(f" · {training.env_steps:,}/{training.total_steps:,} steps")
+            if training.seconds:
+                info.append(f" in {fmt_duration(training.seconds)}")
+            if training.executor == "ray" and training.node:
+                info.append(f"\ntrained on Ray node {training.node[:12]}")
+            if training.reused_from_training:
+                info.append(f"\nreused from run {training.reused_from_run} ({training.reused_from_training}, "
+                            f"{training.reused_steps:,} steps): the same training, not trained again")
+            elif training.resumed_from:
+                info.append(f"\ncontinued from its checkpoint at step {training.resumed_from:,}")
+        verdict = {"finished": "trained", "rejected": "rejected by the checks", "failed": "failed"}.get(status, status)
         info.append(f"\nverdict: {verdict}")
-        if cand.reason:
-            info.append(f" — {cand.reason}", style="yellow")
-        videos = find_videos(store.ensure_run_dir(self.run_id), cand.candidate_id)
-        is_best = cand.candidate_id == run.best_candidate_id or (
-            cand.kind == "final-best" and cand.source_candidate_id == run.best_candidate_id)
-        summary_video = (run.summary or {}).get("video_path") if is_best else None
+        reason = (training.reason if training is not None else None) or (cand.reason if cand is not None else None)
+        if reason:
+            info.append(f" — {reason}", style="yellow")
+        videos = find_videos(store.ensure_run_dir(self.run_id), self.candidate_id)
+        summary_video = (run.summary or {}).get("video_path") if cand_id == run.best_candidate_id else None
         if summary_video and Path(summary_video) not in videos:
             videos.insert(0, Path(summary_video))
         if videos:
             info.append(f"\nvideo: {videos[0]}")
         else:
-            info.append(f"\nvideo: none rendered (lesr render {run.run_id} --candidate {cand.candidate_id}"
+            info.append(f"\nvideo: none rendered (lesr render {run.run_id} --candidate {self.candidate_id}"
                         " --out FILE.mp4)", style="dim")
         self.query_one("#cand-info", Static).update(info)
 
-        code = cand.code or ("# the raw-state baseline: no revise_state / intrinsic_reward" if is_baseline
-                             else "# no code was recorded for this candidate")
+        code = (cand.code if cand is not None and not is_raw else None) or (
+            "# the raw state: no revise_state / intrinsic_reward" if is_raw else "# no code was recorded")
         self.query_one("#code", Static).update(Syntax(code, "python", line_numbers=True, word_wrap=False,
                                                       theme="ansi_dark"))
-        self.query_one(LipschitzChart).set_values(cand.lipschitz, dim_names(cand, run.env_id, env_spec))
+        if training is not None:
+            self.query_one(LipschitzChart).set_values(training.lipschitz, dim_names(training, run.env_id, env_spec))
 
         analysis = Text()
-        own = [c for c in calls if c.purpose in ("candidate", "repair") and c.iteration == cand.iteration
-               and c.sample == cand.sample]
+        own = [c for c in calls if cand is not None and c.purpose in ("candidate", "repair")
+               and c.iteration == cand.iteration and c.sample == cand.sample]
         if own:
             last = own[-1]
             analysis.append(f"The reply that produced this candidate ({last.purpose}, attempt {last.attempt + 1},"
                             f" {last.completion_tokens} tokens):\n", style="bold")
             analysis.append(last.reply.strip() + "\n\n")
-        record = next((r for r in iterations if r.iteration == cand.iteration), None)
+        record = next((r for r in iterations if r.iteration == iteration), None)
         if record is not None and record.analysis:
             analysis.append(f"The LLM's analysis of iteration {record.iteration + 1}:\n", style="bold")
             analysis.append(record.analysis.strip() + "\n")
@@ -149,9 +165,10 @@ class CandidateDetailScreen(Screen[None]):
         self.query_one("#analysis", Static).update(analysis)
 
         series: dict[str, list[tuple[int, float]]] = {}
-        if baseline_record is not None and baseline_record.curve and not is_baseline:
-            series["baseline"] = list(baseline_record.curve)
-        series[cand.candidate_id] = list(cand.curve)
+        if control is not None and control.curve and not is_raw:
+            series["control"] = list(control.curve)
+        if training is not None:
+            series[self.candidate_id] = list(training.curve)
         curves = self.query_one(CurvesPlot)
         curves.ylabel = metric_label(run)
         curves.set_series(series)

@@ -13,14 +13,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, Static, TabbedContent, TabPane
 
+from lesr_local import events as ev
 from lesr_local.errors import LesrError
 from lesr_local.render.frames import render_frames
-from lesr_local import events as ev
 from lesr_local.search.headline import headline_text
 from lesr_local.store.db import Store
 from lesr_local.tui.format import fmt_duration, fmt_score
 from lesr_local.tui.services import AppServices
-from lesr_local.tui.session import CandidateLive, RunSession, event_log_line, llm_phase
+from lesr_local.tui.session import CONTROL_IDS, CandidateLive, RunSession, event_log_line, llm_phase
 from lesr_local.tui.tabs import switch_tab
 from lesr_local.tui.widgets.candidates_table import CandidatesTable
 from lesr_local.tui.widgets.charts import CurvesPlot
@@ -122,11 +122,13 @@ class LiveRunScreen(Screen[None]):
                     stream.end(f"{event.completion_tokens} tokens, {event.tokens_per_s:.1f} tok/s")
                 case ev.EvaluationDone():
                     curves_changed = True
+                    touched[event.training_id] = None
+                case ev.CandidateAccepted() | ev.CandidateRejected():
                     touched[event.candidate_id] = None
-                case ev.CandidateAccepted() | ev.CandidateRejected() | ev.TrainingStarted() | \
-                        ev.TrainingProgress() | ev.TrainingFinished() | ev.TrainingPaused() | ev.CandidateStopped():
-                    touched[event.candidate_id] = None
-                    if isinstance(event, ev.TrainingFinished) and event.candidate_id == "baseline":
+                case ev.TrainingStarted() | ev.TrainingProgress() | ev.TrainingFinished() | ev.TrainingPaused() | \
+                        ev.TrainingStopped() | ev.TrainingReused():
+                    touched[event.training_id] = None
+                    if isinstance(event, ev.TrainingFinished | ev.TrainingReused) and event.training_id in CONTROL_IDS:
                         table.set_baseline(event.score)
                 case ev.RunFinished():
                     self._on_finished(event)

@@ -16,6 +16,7 @@ from lesr_local.errors import LesrError
 from lesr_local.experiments.ablation import ablation_report, difference_text
 from lesr_local.search.headline import headline_text, run_headline
 from lesr_local.tui.format import fmt_delta, fmt_duration, fmt_mean_std, fmt_score, fmt_time, status_text
+from lesr_local.tui.screens.more_seeds import MoreSeedsScreen
 from lesr_local.tui.services import AppServices
 from lesr_local.tui.widgets.transfer_panel import TransferPanel
 
@@ -26,8 +27,8 @@ def final_lines(summary: dict[str, Any] | None) -> list[Text]:
         return []
     lines: list[Text] = []
     final = summary.get("final") or {}
-    for name in ("best", "baseline"):
-        part = final.get(name) or {}
+    for name, key in (("best", "best"), ("raw", "raw" if "raw" in final else "baseline")):
+        part = final.get(key) or {}
         if part.get("mean") is not None:
             seeds = part.get("seeds")
             count = len(seeds) if isinstance(seeds, list) else seeds
@@ -57,6 +58,7 @@ class RunDetailScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "open_candidate", "Candidate", priority=False),
         Binding("r", "resume", "Resume"),
+        Binding("s", "more_seeds", "More seeds"),
         Binding("escape", "app.pop_screen", "Back"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -99,9 +101,9 @@ class RunDetailScreen(Screen[None]):
         store = self.services.store
         try:
             self.run = store.get_run(self.run_id)
-            self.candidates = store.list_candidates(self.run_id)
+            views = store.candidate_views(self.run_id)
+            trainings = store.list_trainings(self.run_id)
             iterations = store.list_iterations(self.run_id)
-            ablations = store.list_ablations(self.run_id)
         except LesrError as exc:
             self.query_one("#run-info", Static).update(Text(str(exc), style="red"))
             return
@@ -128,22 +130,38 @@ class RunDetailScreen(Screen[None]):
         table = self.query_one("#run-candidates-table", DataTable)
         cursor = table.cursor_row
         table.clear()
-        for cand in self.candidates:
-            table.add_row(
-                cand.candidate_id, cand.kind, "" if cand.iteration is None else str(cand.iteration),
-                status_text(cand.status), Text(fmt_score(cand.score), justify="right"),
-                fmt_delta(cand.score, baseline if cand.kind == "search" and cand.stopped_at_step is None else None),
-                _one_line(cand.reason or ""), key=cand.candidate_id,
-            )
+        iteration_of = {v.candidate_id: v.iteration for v in views}
+        rows: list[tuple[float, str, tuple[Any, ...]]] = []  # in the order they came to be
+        for view in views:
+            if view.training is None:  # rejected, or not trained yet
+                rows.append((view.candidate.created_at, view.candidate_id, (
+                    view.candidate_id, "search", "" if view.iteration is None else str(view.iteration),
+                    status_text(view.status), Text("-", justify="right"), Text(""), _one_line(view.reason or ""))))
+        for t in trainings:
+            if t.purpose in ("ablation", "transfer"):
+                continue
+            iteration = iteration_of.get(t.candidate_id) if t.purpose == "search" else None
+            note = (f"reused from {t.reused_from_run}" if t.reused_from_training and t.reused_steps >= t.total_steps
+                    else t.reason or "")
+            kind = t.purpose if t.purpose == "search" else f"{t.purpose} · {'raw' if t.is_raw else t.candidate_id}"
+            rows.append((t.created_at, t.training_id, (
+                t.training_id, kind, "" if iteration is None else str(iteration), status_text(t.status),
+                Text(fmt_score(t.score), justify="right"),
+                fmt_delta(t.score, baseline if t.purpose == "search" and t.stopped_at_step is None else None),
+                _one_line(note))))
+        rows.sort(key=lambda row: row[0])
+        self.candidates = [key for _, key, _ in rows]
+        for _, key, cells in rows:
+            table.add_row(*cells, key=key)
         if self.candidates:
             table.move_cursor(row=max(0, min(cursor, len(self.candidates) - 1)))
 
         text = Text()
         for record in iterations:
             text.append(f"Iteration {record.iteration + 1} · {record.status}\n", style="bold")
-            for cand in self.candidates:
-                if cand.iteration == record.iteration and cand.kind == "search":
-                    text.append(f"  {cand.candidate_id:<10} {cand.status:<9} {fmt_score(cand.score)}\n")
+            for view in views:
+                if view.iteration == record.iteration:
+                    text.append(f"  {view.candidate_id:<10} {view.status:<9} {fmt_score(view.score)}\n")
             if record.dropped:
                 text.append(f"  left out of the next prompt to fit the context: {', '.join(record.dropped)}\n",
                             style="dim")
@@ -152,7 +170,7 @@ class RunDetailScreen(Screen[None]):
                 text.append("    " + record.analysis.strip().replace("\n", "\n    ") + "\n")
             text.append("\n")
         self.query_one("#iterations-text", Static).update(text if iterations else Text("no iteration yet", "dim"))
-        self.query_one("#ablations-text", Static).update(ablation_text(ablations))
+        self.query_one("#ablations-text", Static).update(ablation_text(trainings))
         import tomli_w
 
         try:
@@ -164,13 +182,29 @@ class RunDetailScreen(Screen[None]):
     def action_open_candidate(self) -> None:
         table = self.query_one("#run-candidates-table", DataTable)
         if self.candidates and 0 <= table.cursor_row < len(self.candidates):
-            self.services.open_candidate(self.run_id, self.candidates[table.cursor_row].candidate_id)
+            self.services.open_candidate(self.run_id, self.candidates[table.cursor_row])
 
     def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
         self.action_open_candidate()
 
     def action_resume(self) -> None:
         self.services.resume_run(self.run_id)
+
+    def action_more_seeds(self) -> None:
+        """More paired seeds for a finished run's final evaluation (only the missing ones train)."""
+        run = self.run
+        if run is None or run.status != "finished" or run.kind != "search":
+            self.notify("more seeds: only a finished search run's final evaluation takes them", severity="warning")
+            return
+        have = int(run.config.get("seeds", 1))
+        suggested = ((run.summary or {}).get("final") or {}).get("seeds_for_detection")
+        proposal = suggested if isinstance(suggested, int) and have < suggested <= 50 else have + 3
+
+        def chosen(seeds: int | None) -> None:
+            if seeds is not None:
+                self.services.resume_run(self.run_id, seeds=seeds)
+
+        self.app.push_screen(MoreSeedsScreen(self.run_id, have, proposal, suggested), chosen)
 
 
 def ablation_text(records: list[Any]) -> Text:

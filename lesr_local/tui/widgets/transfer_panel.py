@@ -17,11 +17,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
 from lesr_local.errors import LesrError
-from lesr_local.rl.algos import TRANSFER_ALGOS
-from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
 from lesr_local.experiments.transfer import plan_transfer, run_transfer
 from lesr_local.experiments.transfer_report import transfer_reports
+from lesr_local.rl.algos import TRANSFER_ALGOS
 from lesr_local.store import Store
+from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
 
 
 def transfer_summary(report: dict[str, Any]) -> Text:
