@@ -90,8 +90,10 @@ class RunConfig:
         return _drop_none(dataclasses.asdict(self))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        return _build(cls, data, "config")
+    def from_dict(cls, data: dict[str, Any], *, check: bool = True) -> RunConfig:
+        """`check=False` reads a stored run's settings as they ran, without today's rules on budgets
+        and ranges (a run stored before a rule existed still exports); types are still checked."""
+        return _build(cls, data, "config", check=check)
 
 
 def _preset_smoke() -> RunConfig:
@@ -179,7 +181,7 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
     return {k: (_drop_none(v) if isinstance(v, dict) else v) for k, v in data.items() if v is not None}
 
 
-def _build(cls: type, data: dict[str, Any], origin: str) -> Any:
+def _build(cls: type, data: dict[str, Any], origin: str, *, check: bool = True) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -191,13 +193,13 @@ def _build(cls: type, data: dict[str, Any], origin: str) -> Any:
         if dataclasses.is_dataclass(default):
             if not isinstance(value, dict):
                 raise BadInput(f"{origin}: [{name}] must be a table")
-            kwargs[name] = _build(type(default), value, origin)
+            kwargs[name] = _build(type(default), value, origin, check=check)
         elif isinstance(default, tuple):
             kwargs[name] = tuple(value)
         else:
             kwargs[name] = _coerce(value, default, f"{origin}: {name}")
     config = cls(**kwargs)
-    if cls is RunConfig:
+    if cls is RunConfig and check:
         validate(config)
     return config
 
