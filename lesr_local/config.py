@@ -17,6 +17,7 @@ import tomli_w
 from lesr_local.errors import BadInput
 
 SHAPINGS = ("additive", "potential")  # how G enters the stored reward (see RunConfig.shaping)
+SEED_MAX = 2**32 - 1  # numpy's and SB3's seeding take seeds in [0, 2**32 - 1]
 
 
 @dataclass
@@ -215,6 +216,25 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
     return value
 
 
+def check_seeds(first: int, last: int, flag: str) -> None:
+    """Every seed a command trains, first..last, must be one numpy and SB3 accept; BadInput (the flag
+    named) otherwise, before anything is trained or written."""
+    if first < 0:
+        raise BadInput(f"{flag} must be within [0, {SEED_MAX}] (2**32 - 1), got {first}")
+    if last > SEED_MAX:
+        raise BadInput(f"{flag} {first} is too large: its trainings would use seeds up to {last}, above "
+                       f"{SEED_MAX} (2**32 - 1)")
+
+
+def check_past_warmup(steps: int, warmup: int, name: str, what: str, hint: str,
+                      kind: str = "the random warm-up") -> None:
+    """A training must go past its warm-up: before it the actor is never trained (random actions, or no
+    policy update yet), so its score says nothing about the features. The last step is always
+    evaluated, so steps > warmup also means at least one evaluation after the warm-up."""
+    if steps <= warmup:
+        raise BadInput(f"{name} ({steps}) must be above {what} ({warmup}, {kind}): {hint}")
+
+
 def validate(config: RunConfig) -> None:
     positive = {
         "samples": config.samples, "iterations": config.iterations, "steps": config.steps,
@@ -229,12 +249,11 @@ def validate(config: RunConfig) -> None:
         raise BadInput(f"shaping must be {' or '.join(SHAPINGS)}, got {config.shaping!r}")
     warmup = config.td3.start_steps
     for name, flag, value in (("steps", "--steps", config.steps), ("final_steps", "--final-steps", config.final_steps)):
-        # Up to start_steps the actor is never trained: a score there says nothing about the features.
-        if value <= warmup:
-            raise BadInput(f"{name} ({value}) must be above td3.start_steps ({warmup}, the random warm-up): "
-                           f"raise {flag} or lower td3.start_steps")
+        check_past_warmup(value, warmup, name, "td3.start_steps", f"raise {flag} or lower td3.start_steps")
     if config.select_seeds < 0:
         raise BadInput(f"select_seeds must be 0 (no re-evaluation) or more, got {config.select_seeds}")
+    # The run trains seed (search), seed+1..seed+S (final), seed+S+1..seed+S+S2 (selection).
+    check_seeds(config.seed, config.seed + config.seeds + config.select_seeds, "seed")
     if config.prune not in ("none", "halving"):
         raise BadInput(f"prune must be none or halving, got {config.prune!r}")
     if config.workers < 0:

@@ -126,7 +126,8 @@ def test_history_show_export_plot(smoke: dict[str, Any], tmp_path: Path) -> None
 def test_ablate_the_smoke_run(smoke: dict[str, Any]) -> None:
     """`lesr ablate` on the finished smoke run: every variant, the same seeds, stored and shown."""
     home, run_id = smoke["home"], smoke["summary"]["run_id"]
-    out = run_lesr("ablate", run_id, "--seeds", "2", "--steps", "300", "--json", home=home, timeout=600)
+    # smoke's warm-up is 400 steps: 500 trains 100 after it, evaluated at the last step
+    out = run_lesr("ablate", run_id, "--seeds", "2", "--steps", "500", "--json", home=home, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout)
     assert report["candidate_id"] == smoke["summary"]["best"]["candidate_id"]

@@ -44,6 +44,13 @@ def _run(home: Path, env_id: str = "InvertedPendulum-v5", best_status: str | Non
     (["--algo", "a2c"], "unknown algo 'a2c'; choose one of: sac, ppo"),
     (["--algo", "td3"], "unknown algo 'td3'"),
     (["--algo", "sac", "--seeds", "0"], "--seeds must be at least 1"),
+    # smoke: td3.start_steps = 400, the run's random warm-up, which SAC keeps
+    (["--algo", "sac", "--steps", "10"], "--steps (10) must be above the run's td3.start_steps (400"),
+    (["--algo", "sac", "--steps", "400"], "--steps (400) must be above the run's td3.start_steps (400"),
+    # PPO has no random warm-up, but no policy update before its first rollout
+    (["--algo", "ppo", "--steps", "10"], "--steps (10) must be above PPO's first rollout (64"),
+    (["--algo", "ppo", "--steps", "64"], "--steps (64) must be above PPO's first rollout (64"),
+    (["--algo", "ppo", "--seeds", str(2**32)], "its trainings would use seeds up to 4294967296"),
 ])
 def test_bad_transfer_arguments_exit_2_with_one_line(home: Path, lesr, args: list[str], expect: str) -> None:
     run_id = _run(home)

@@ -16,7 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("--algo", required=True, metavar="sac|ppo", help="stable-baselines3 algorithm")
     parser.add_argument("--seeds", type=int, default=None, help="paired seeds (default: the run's final seeds)")
-    parser.add_argument("--steps", type=int, default=None, help="env steps per training (default: the run's final steps)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="env steps per training (default: the run's final steps); they must go past the "
+                             "warm-up, so that the last evaluation comes after it: SAC keeps the run's random "
+                             "warm-up (td3.start_steps), PPO needs more than its first rollout (64 steps for "
+                             "short trainings)")
     parser.add_argument("--workers", type=int, default=0, help="concurrent trainings (default: one per core)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")

@@ -56,7 +56,7 @@ def plan_transfer(store: Store, run_id: str, algo: str, seeds: int | None = None
     best = store.find_candidate(run.run_id, run.best_candidate_id) if run.best_candidate_id else None
     if best is None or best.status != "finished" or not best.code:
         raise BadInput(f"run {run.run_id} has no finished best candidate to transfer (status {run.status})")
-    seeds_to_train, length = followup_budget(config, seeds, steps)
+    seeds_to_train, length = followup_budget(config, seeds, steps, algo)
     require_continuous(algo, run.env_id, config.env_spec)
     seed_list = tuple(seeds_to_train)
     transfer_id, continued = _transfer_id(store.list_transfers(run.run_id), algo, length, seed_list)
@@ -79,9 +79,7 @@ def _transfer_id(rows: list[TransferRecord], algo: str, steps: int, seeds: tuple
 def transfer_spec(plan: TransferPlan, arm: str, seed: int, folder: Path, *, device: str = "auto",
                   workers: int = 0) -> TrainSpec:
     config = plan.config
-    td3 = dataclasses.replace(config.td3)
-    if td3.start_steps >= plan.steps:  # a short transfer still learns after a shortened warm-up
-        td3.start_steps = max(1, plan.steps // 5)
+    td3 = dataclasses.replace(config.td3)  # the run's warm-up: plan_transfer refused steps inside it
     return TrainSpec(
         env_id=plan.env_id, steps=plan.steps, seed=seed,
         candidate_source=plan.code if arm == "best" else None, intrinsic_weight=config.intrinsic_weight,
