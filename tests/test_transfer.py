@@ -93,6 +93,10 @@ def test_report_pairs_seeds_and_show_lists_it(home: Path, lesr) -> None:
     # Resampling 2 pairs: the extremes are both-seed-1 (+2) and both-seed-2 (+3).
     assert low == pytest.approx(2.0) and high == pytest.approx(3.0)
     assert "preliminary" in report["verdict"]
+    # ... but with 2 seeds that range says little: the t interval includes 0, so no direction
+    t_low, t_high = report["improvement_ci95_t"]
+    assert t_low == pytest.approx(2.5 - 12.706 * 0.5**0.5 / 2**0.5) and t_high > 3.0
+    assert report["verdict_label"] == "no detectable difference"
     assert report["env_steps"] == 1200
     out = lesr("show", run_id, "--json", home=home)
     assert out.returncode == 0, out.stderr
@@ -100,7 +104,12 @@ def test_report_pairs_seeds_and_show_lists_it(home: Path, lesr) -> None:
     assert shown["transfer_id"] == "ppo-1" and [s["score"] for s in shown["best"]["per_seed"]] == [12.0, 9.0]
     text = lesr("show", run_id, home=home)
     assert "transfer ppo-1 — PPO, 300 steps × 2 seeds — finished" in text.stdout
-    assert "improvement +2.50 (+31.2%)" in text.stdout
+    assert ("difference +2.5 (+31.2%); 95% CI bootstrap [+2, +3], t [-3.853, +8.853]: no detectable difference"
+            in text.stdout)
+    out = lesr("show", run_id, "--json", home=home)
+    [shown] = json.loads(out.stdout)["transfers"]
+    assert shown["improvement_ci95_t"] == report["improvement_ci95_t"]
+    assert shown["verdict_label"] == "no detectable difference"
 
 
 def test_a_store_from_before_transfers_gains_the_table_on_open(tmp_path: Path) -> None:

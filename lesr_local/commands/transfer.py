@@ -110,7 +110,9 @@ def print_report(run_id: str, report: dict[str, Any]) -> None:
 
 
 def transfer_text(report: dict[str, Any]) -> str:
-    """A transfer in a few lines (also what `lesr show` prints)."""
+    """A transfer in a few lines (also what `lesr show` prints): the difference with both intervals the
+    verdict rests on and its label, then the verdict sentence."""
+    from lesr_local.search.comparison_text import comparison_text
 
     def arm(a: dict[str, Any]) -> str:
         if a["mean"] is None:
@@ -121,14 +123,14 @@ def transfer_text(report: dict[str, Any]) -> str:
         return ", ".join(f"s{s['seed']} " + ("-" if s["score"] is None else f"{s['score']:.2f}")
                          for s in a["per_seed"])
 
-    imp, ci, rel = report["improvement"], report["improvement_ci95"], report.get("improvement_relative")
-    imp_text = "-" if imp is None else f"{imp:+.2f}" + ("" if rel is None else f" ({rel * 100:+.1f}%)")
-    ci_text = "" if ci is None else f" (95% CI {ci[0]:+.2f} .. {ci[1]:+.2f}, paired bootstrap)"
+    comparison = comparison_text(report["improvement"], report.get("improvement_relative"),
+                                 report["improvement_ci95"], report.get("improvement_ci95_t"),
+                                 report.get("verdict_label"))
     return "\n".join([
         f"transfer {report['transfer_id']} — {report['algo'].upper()}, {report['steps']} steps × "
         f"{len(report['seeds'])} seeds — {report['status']}",
         f"  best ({report['source_candidate_id']}): {arm(report['best'])}   [{seeds(report['best'])}]",
         f"  raw state: {arm(report['baseline'])}   [{seeds(report['baseline'])}]",
-        f"  improvement {imp_text}{ci_text}; {report['env_steps']} env steps",
+        f"  {comparison}; {report['env_steps']} env steps",
         f"  {report['verdict']}",
     ])

@@ -2,8 +2,10 @@
 
 The same statistics as the run's final evaluation (`search.statistics.compare`): both arms paired by
 seed (a seed that failed in one arm is listed and left out of both), per arm mean, std (ddof=1), IQM
-and AUC, the improvement as the difference of means with a paired bootstrap 95% interval, a relative
-figure only where the raw arm's mean allows one, and a one-sentence verdict.
+and AUC, the improvement as the difference of means with a paired bootstrap and a Student's t 95%
+interval (`improvement_ci95`, `improvement_ci95_t`), a relative figure only where the raw arm's mean
+allows one, the verdict label (`verdict_label`: better | worse | no detectable difference, a direction
+only when both intervals exclude 0) and the verdict sentence (`verdict`).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def report(rows: list[TransferRecord]) -> dict[str, Any]:
         "best": {**final["best"], "per_seed": per_seed["best"]},
         "baseline": {**final["baseline"], "per_seed": per_seed["baseline"]},
         "improvement": final["improvement"], "improvement_relative": final["improvement_relative"],
-        "improvement_ci95": final["improvement_ci95"], "verdict": comparison.sentence,
+        "improvement_ci95": final["improvement_ci95"], "improvement_ci95_t": final["improvement_ci95_t"],
+        "verdict_label": comparison.verdict, "verdict": comparison.sentence,
         "paired_seeds": len(comparison.paired_seeds), "excluded_seeds": final["excluded_seeds"],
         "env_steps": sum(r.steps_done for r in rows),
         "created_at": min(r.created_at for r in rows),
