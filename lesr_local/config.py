@@ -16,7 +16,10 @@ import tomli_w
 
 from lesr_local.errors import BadInput
 
-SHAPINGS = ("additive", "potential")  # how G enters the stored reward (see RunConfig.shaping)
+SHAPINGS = ("additive", "potential")
+# Re-evaluation seeds are seed + 1000 + j: clear of the search seed and of any number of final seeds
+SELECTION_SEED_OFFSET = 1000  # how G enters the stored reward (see RunConfig.shaping)
+SEED_MAX = 2**32 - 1  # numpy's and SB3's seeding take seeds in [0, 2**32 - 1]
 
 
 @dataclass
@@ -79,7 +82,7 @@ class RunConfig:
     env_spec: str | None = None  # TOML description of an uncatalogued env
     prune: str = "none"  # none | halving: successive halving of each iteration's candidates (search/halving.py)
     select_seeds: int = 0  # S2: re-train the top search candidates + the control on S2 fresh seeds, pick on the mean
-    executor: str = "local"  # local | ray: where trainings run (search.executors.make_executor)
+    executor: str = "local"  # local | ray: where trainings run (trainings.executors.make_executor)
     ray_address: str | None = None  # HOST:PORT of a Ray head, "auto", or "local" (a private cluster)
     train_threads: int = 0  # torch threads (= Ray num_cpus) per training; 0 = auto (1 on Ray)
     # Take a finished training with the same key from the home instead of training it again
@@ -93,8 +96,10 @@ class RunConfig:
         return _drop_none(dataclasses.asdict(self))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        return _build(cls, data, "config")
+    def from_dict(cls, data: dict[str, Any], *, check: bool = True) -> RunConfig:
+        """`check=False` reads a stored run's settings as they ran, without today's rules on budgets
+        and ranges (a run stored before a rule existed still exports); types are still checked."""
+        return _build(cls, data, "config", check=check)
 
 
 def _preset_smoke() -> RunConfig:
@@ -187,7 +192,7 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
     return {k: (_drop_none(v) if isinstance(v, dict) else v) for k, v in data.items() if v is not None}
 
 
-def _build(cls: type, data: dict[str, Any], origin: str) -> Any:
+def _build(cls: type, data: dict[str, Any], origin: str, *, check: bool = True) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -199,13 +204,13 @@ def _build(cls: type, data: dict[str, Any], origin: str) -> Any:
         if dataclasses.is_dataclass(default):
             if not isinstance(value, dict):
                 raise BadInput(f"{origin}: [{name}] must be a table")
-            kwargs[name] = _build(type(default), value, origin)
+            kwargs[name] = _build(type(default), value, origin, check=check)
         elif isinstance(default, tuple):
             kwargs[name] = tuple(value)
         else:
             kwargs[name] = _coerce(value, default, f"{origin}: {name}")
     config = cls(**kwargs)
-    if cls is RunConfig:
+    if cls is RunConfig and check:
         validate(config)
     return config
 
@@ -219,6 +224,25 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise BadInput(f"{where} must be {expected.__name__}, got {value!r}")
     return value
+
+
+def check_seeds(first: int, last: int, flag: str) -> None:
+    """Every seed a command trains, first..last, must be one numpy and SB3 accept; BadInput (the flag
+    named) otherwise, before anything is trained or written."""
+    if first < 0:
+        raise BadInput(f"{flag} must be within [0, {SEED_MAX}] (2**32 - 1), got {first}")
+    if last > SEED_MAX:
+        raise BadInput(f"{flag} {first} is too large: its trainings would use seeds up to {last}, above "
+                       f"{SEED_MAX} (2**32 - 1)")
+
+
+def check_past_warmup(steps: int, warmup: int, name: str, what: str, hint: str,
+                      kind: str = "the random warm-up") -> None:
+    """A training must go past its warm-up: before it the actor is never trained (random actions, or no
+    policy update yet), so its score says nothing about the features. The last step is always
+    evaluated, so steps > warmup also means at least one evaluation after the warm-up."""
+    if steps <= warmup:
+        raise BadInput(f"{name} ({steps}) must be above {what} ({warmup}, {kind}): {hint}")
 
 
 def validate(config: RunConfig) -> None:
@@ -235,12 +259,12 @@ def validate(config: RunConfig) -> None:
         raise BadInput(f"shaping must be {' or '.join(SHAPINGS)}, got {config.shaping!r}")
     warmup = config.td3.start_steps
     for name, flag, value in (("steps", "--steps", config.steps), ("final_steps", "--final-steps", config.final_steps)):
-        # Up to start_steps the actor is never trained: a score there says nothing about the features.
-        if value <= warmup:
-            raise BadInput(f"{name} ({value}) must be above td3.start_steps ({warmup}, the random warm-up): "
-                           f"raise {flag} or lower td3.start_steps")
+        check_past_warmup(value, warmup, name, "td3.start_steps", f"raise {flag} or lower td3.start_steps")
     if config.select_seeds < 0:
         raise BadInput(f"select_seeds must be 0 (no re-evaluation) or more, got {config.select_seeds}")
+    # The run trains seed (search), seed+1..seed+S (final, more with --resume --seeds), and
+    # seed+1000.. for the re-evaluation (trainings/requests.py)
+    check_seeds(config.seed, config.seed + max(config.seeds, SELECTION_SEED_OFFSET + config.select_seeds), "seed")
     if config.prune not in ("none", "halving"):
         raise BadInput(f"prune must be none or halving, got {config.prune!r}")
     if config.workers < 0:

@@ -52,7 +52,8 @@ def test_variant_settings_and_parsing() -> None:
 
 
 def _finished_run(home: Path) -> str:
-    config = with_overrides(preset("smoke"), shaping="additive")
+    # A shorter warm-up than smoke's 400, so that 300-step ablations train 100 steps after it.
+    config = with_overrides(preset("smoke"), shaping="additive", **{"td3.start_steps": 200})
     store = Store(home)
     run_id = new_run_id()
     store.create_run(run_id, config.env_id, "smoke", config.to_dict())
@@ -125,6 +126,14 @@ def test_ablate_bad_input_is_one_line_exit_2(tmp_path: Path, lesr) -> None:
     assert none.returncode == 2 and "no best candidate to ablate" in none.stderr
     zero = lesr("ablate", run_id, "--seeds", "0", home=tmp_path)
     assert zero.returncode == 2 and "--seeds" in zero.stderr
+    # inside the run's random warm-up (td3.start_steps 200 here) nothing would be trained
+    for steps in ("100", "200"):
+        short = lesr("ablate", run_id, "--steps", steps, home=tmp_path)
+        assert short.returncode == 2, short.stderr
+        assert f"--steps ({steps}) must be above the run's td3.start_steps (200" in short.stderr
+        assert short.stderr.count("\n") == 1
+    with Store(tmp_path) as store:
+        assert store.list_ablations(run_id) == []
 
 
 def test_report_pairs_seeds_and_leaves_out_unfinished_ones() -> None:

@@ -127,3 +127,20 @@ def test_prune_and_select_seeds_flags_and_preset_defaults() -> None:
         build_config(_args("--env", "Hopper-v5", "--select-seeds", "-1"))
     with pytest.raises(SystemExit):
         build_config(_args("--env", "Hopper-v5", "--prune", "sometimes"))
+
+
+@pytest.mark.parametrize(("args", "expect"), [
+    (("--seed", "-1"), "seed must be within [0, 4294967295]"),
+    (("--seed", str(2**32 - 2)), "its trainings would use seeds up to 4294968295"),  # + 1000 + 1 re-evaluation
+    (("--seeds", "0"), "seeds must be at least 1, got 0"),
+    (("--steps", "0"), "steps must be at least 1, got 0"),
+    (("--final-steps", "-5"), "final_steps must be at least 1, got -5"),
+])
+def test_run_seeds_and_budgets_are_refused_up_front(home: Path, lesr, args: tuple[str, ...], expect: str) -> None:
+    Store(home).close()
+    out = lesr("run", "--env", "InvertedPendulum-v5", "--preset", "quick", "--headless", *args, home=home,
+               timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert expect in out.stderr and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
+    with Store(home) as store:
+        assert store.list_runs() == []

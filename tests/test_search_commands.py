@@ -177,7 +177,7 @@ def test_reporter_renders_events_and_table(tmp_path: Path) -> None:
         reporter.print_summary(run.summary, store.candidate_views(run_id))
     text = buf.getvalue()
     assert "40.0 tok/s" in text and "ETA 2s" in text and "accepted" in text
-    assert "difference" in text and "+100.0%" in text and "95% CI [+5, +5]" in text
+    assert "difference +5 (+100.0%); 95% CI bootstrap [+5, +5], t [+5, +5]: better" in text
     assert "final 10.0 vs baseline 5.0: +5 (+100.0%), better, 2 seeds" in text
 
 

@@ -5,12 +5,12 @@ fails. Runs go through the real CLI: the LLM, the sandboxed training workers, SQ
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 

@@ -133,6 +133,7 @@ def test_history_show_export_plot(smoke: dict[str, Any], tmp_path: Path) -> None
 def test_ablate_the_smoke_run(smoke: dict[str, Any]) -> None:
     """`lesr ablate` on the finished smoke run: every variant, the same seeds, stored and shown."""
     home, run_id = smoke["home"], smoke["summary"]["run_id"]
+    # smoke's warm-up is 400 steps: 600 trains 200 after it, evaluated at the last step
     out = run_lesr("ablate", run_id, "--seeds", "2", "--steps", "600", "--json", home=home, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout)

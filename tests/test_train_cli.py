@@ -99,3 +99,11 @@ def test_features_that_fail_the_semantic_checks_are_refused_before_training(lesr
     assert "extra" in proc.stderr
     assert not (home / "train").exists()  # refused before any folder or worker
 
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_a_seed_numpy_cannot_take_is_refused_before_training(lesr, home: Path, seed: str) -> None:
+    proc, _ = _train(lesr, home, "--steps", "40", "--seed", seed)
+    assert proc.returncode == 2, proc.stderr
+    assert "--seed" in proc.stderr and "4294967295" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert not (home / "train").exists()  # no output folder made

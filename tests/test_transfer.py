@@ -43,6 +43,13 @@ def _run(home: Path, env_id: str = "InvertedPendulum-v5", best_status: str | Non
     (["--algo", "a2c"], "unknown algo 'a2c'; choose one of: sac, ppo"),
     (["--algo", "td3"], "unknown algo 'td3'"),
     (["--algo", "sac", "--seeds", "0"], "--seeds must be at least 1"),
+    # smoke: td3.start_steps = 400, the run's random warm-up, which SAC keeps
+    (["--algo", "sac", "--steps", "10"], "--steps (10) must be above the run's td3.start_steps (400"),
+    (["--algo", "sac", "--steps", "400"], "--steps (400) must be above the run's td3.start_steps (400"),
+    # PPO has no random warm-up, but no policy update before its first rollout
+    (["--algo", "ppo", "--steps", "10"], "--steps (10) must be above PPO's first rollout (64"),
+    (["--algo", "ppo", "--steps", "64"], "--steps (64) must be above PPO's first rollout (64"),
+    (["--algo", "ppo", "--seeds", str(2**32)], "its trainings would use seeds up to 4294967296"),
 ])
 def test_bad_transfer_arguments_exit_2_with_one_line(home: Path, lesr, args: list[str], expect: str) -> None:
     run_id = _run(home)
@@ -84,6 +91,10 @@ def test_report_pairs_seeds_and_show_lists_it(home: Path, lesr) -> None:
     # Resampling 2 pairs: the extremes are both-seed-1 (+2) and both-seed-2 (+3).
     assert low == pytest.approx(2.0) and high == pytest.approx(3.0)
     assert "preliminary" in report["verdict"]
+    # ... but with 2 seeds that range says little: the t interval includes 0, so no direction
+    t_low, t_high = report["improvement_ci95_t"]
+    assert t_low == pytest.approx(2.5 - 12.706 * 0.5**0.5 / 2**0.5) and t_high > 3.0
+    assert report["verdict_label"] == "no detectable difference"
     assert report["env_steps"] == 1200
     out = lesr("show", run_id, "--json", home=home)
     assert out.returncode == 0, out.stderr
@@ -91,4 +102,9 @@ def test_report_pairs_seeds_and_show_lists_it(home: Path, lesr) -> None:
     assert shown["transfer_id"] == "ppo-1" and [s["score"] for s in shown["best"]["per_seed"]] == [12.0, 9.0]
     text = lesr("show", run_id, home=home)
     assert "transfer ppo-1 — PPO, 300 steps × 2 seeds, additive shaping of the run's G — finished" in text.stdout
-    assert "improvement +2.50 (+31.2%)" in text.stdout
+    assert ("difference +2.5 (+31.2%); 95% CI bootstrap [+2, +3], t [-3.853, +8.853]: no detectable difference"
+            in text.stdout)
+    out = lesr("show", run_id, "--json", home=home)
+    [shown] = json.loads(out.stdout)["transfers"]
+    assert shown["improvement_ci95_t"] == report["improvement_ci95_t"]
+    assert shown["verdict_label"] == "no detectable difference"

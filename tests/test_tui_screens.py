@@ -162,7 +162,8 @@ async def test_history_run_detail_and_candidate_detail(home: Path) -> None:
         assert isinstance(app.screen, RunDetailScreen)
         info = _text(app, "#run-info")
         assert "final 26.0 vs baseline 20.0: +6 (+30.0%), better, 2 seeds" in info and "26.0 ± 1.0 " in info
-        assert "difference +6 (95% CI [+5, +7]) = +30.0%" in info and "verdict: better" in info
+        # a summary stored before the t interval: the bootstrap one, no invented t, the label
+        assert "difference +6 (+30.0%); 95% CI bootstrap [+5, +7]: better" in info and "verdict: better" in info
         assert "search: best i0-k0 25.0 · control 20.0 (one seed each)" in info
         candidates = app.screen.query_one("#run-candidates-table", DataTable)
         ids = [str(candidates.get_row_at(i)[0]) for i in range(candidates.row_count)]

@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", type=int, default=None, metavar="S",
                         help="paired seeds (default: the run's final-evaluation seeds)")
     parser.add_argument("--steps", type=int, default=None, metavar="N",
-                        help="TD3 steps per training (default: the run's final-evaluation steps)")
+                        help="TD3 steps per training, above the run's td3.start_steps (the random "
+                             "warm-up; default: the run's final-evaluation steps)")
     parser.add_argument("--workers", type=int, default=None, metavar="W",
                         help="concurrent trainings (default: the run's setting, else the core count)")
     parser.add_argument("--no-reuse", action="store_true",

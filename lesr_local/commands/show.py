@@ -132,6 +132,7 @@ def _print(detail: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from lesr_local.experiments.comparison_text import comparison_text
     from lesr_local.search.headline import headline_text
     from lesr_local.search.reporter import env_steps_text
 
@@ -178,6 +179,11 @@ def _print(detail: dict[str, Any]) -> None:
         console.print(f"final: best {_pm(b)} vs baseline {_pm(r)} over {b['seeds']} paired seed(s); "
                       f"IQM {_num(b.get('iqm'))} vs {_num(r.get('iqm'))}; AUC {_num(b.get('auc'))} vs "
                       f"{_num(r.get('auc'))}", highlight=False)
+        if final.get("improvement") is not None:
+            console.print("final " + comparison_text(
+                final["improvement"], final.get("improvement_relative"), final.get("improvement_ci95"),
+                final.get("improvement_ci95_t"), final.get("verdict"), has_t="improvement_ci95_t" in final),
+                markup=False, highlight=False)
         for gone in final.get("excluded_seeds") or []:
             console.print(f"final seed {gone['seed']} excluded from both arms: {gone['reason']}", highlight=False)
     if summary.get("verdict"):

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--features", default=None, metavar="FILE.py",
                         help="candidate module with revise_state / intrinsic_reward (default: raw state)")
     parser.add_argument("--steps", type=int, required=True, help="env steps to train")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="training seed, 0 .. 2**32-1 (default 0)")
     parser.add_argument("--preset", choices=["smoke", "quick", "paper"], default="quick",
                         help="TD3 and evaluation settings to use (default: quick)")
     parser.add_argument("--intrinsic-weight", type=float, default=None, help="w in r + w * G(F(s'))")
@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from lesr_local.commands.common import home_from
-    from lesr_local.config import preset
+    from lesr_local.config import check_seeds, preset
     from lesr_local.core_slots import claim_cores, threads_for
     from lesr_local.errors import BadInput, Interrupted, RunFailed
     from lesr_local.output import print_json
@@ -56,6 +56,7 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.steps < 1:
         raise BadInput(f"--steps must be at least 1, got {args.steps}")
+    check_seeds(args.seed, args.seed, "--seed")
     if args.threads < 0:
         raise BadInput(f"--threads must be at least 1 (or 0 for automatic), got {args.threads}")
     algo = check_algo(args.algo)

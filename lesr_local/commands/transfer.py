@@ -16,7 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("--algo", required=True, metavar="sac|ppo", help="stable-baselines3 algorithm")
     parser.add_argument("--seeds", type=int, default=None, help="paired seeds (default: the run's final seeds)")
-    parser.add_argument("--steps", type=int, default=None, help="env steps per training (default: the run's final steps)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="env steps per training (default: the run's final steps); they must go past the "
+                             "warm-up, so that the last evaluation comes after it: SAC keeps the run's random "
+                             "warm-up (td3.start_steps), PPO needs more than its first rollout (64 steps for "
+                             "short trainings)")
     parser.add_argument("--workers", type=int, default=0, help="concurrent trainings (default: one per core)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--no-reuse", action="store_true",
@@ -111,7 +115,9 @@ def print_report(run_id: str, report: dict[str, Any]) -> None:
 
 
 def transfer_text(report: dict[str, Any]) -> str:
-    """A transfer in a few lines (also what `lesr show` prints)."""
+    """A transfer in a few lines (also what `lesr show` prints): the difference with both intervals the
+    verdict rests on and its label, then the verdict sentence."""
+    from lesr_local.experiments.comparison_text import comparison_text
 
     def arm(a: dict[str, Any]) -> str:
         if a["mean"] is None:
@@ -122,15 +128,15 @@ def transfer_text(report: dict[str, Any]) -> str:
         return ", ".join(f"s{s['seed']} " + ("-" if s["score"] is None else f"{s['score']:.2f}")
                          for s in a["per_seed"])
 
-    imp, ci, rel = report["improvement"], report["improvement_ci95"], report.get("improvement_relative")
-    imp_text = "-" if imp is None else f"{imp:+.2f}" + ("" if rel is None else f" ({rel * 100:+.1f}%)")
-    ci_text = "" if ci is None else f" (95% CI {ci[0]:+.2f} .. {ci[1]:+.2f}, paired bootstrap)"
+    comparison = comparison_text(report["improvement"], report.get("improvement_relative"),
+                                 report["improvement_ci95"], report.get("improvement_ci95_t"),
+                                 report.get("verdict_label"))
     return "\n".join([
         f"transfer {report['transfer_id']} — {report['algo'].upper()}, {report['steps']} steps × "
         f"{len(report['seeds'])} seeds, {report.get('shaping') or 'additive'} shaping of the run's G — "
         f"{report['status']}",
         f"  best ({report['source_candidate_id']}): {arm(report['best'])}   [{seeds(report['best'])}]",
         f"  raw state: {arm(report.get('raw') or report['baseline'])}   [{seeds(report.get('raw') or report['baseline'])}]",
-        f"  improvement {imp_text}{ci_text}; {report['env_steps']} env steps",
+        f"  {comparison}; {report['env_steps']} env steps",
         f"  {report['verdict']}",
     ])

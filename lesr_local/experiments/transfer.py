@@ -64,7 +64,7 @@ def plan_transfer(store: Store, run_id: str, algo: str, seeds: int | None = None
     best = store.find_candidate(run.run_id, run.best_candidate_id) if run.best_candidate_id else None
     if best is None or not best.code:
         raise BadInput(f"run {run.run_id} has no finished best candidate to transfer (status {run.status})")
-    seeds_to_train, length = followup_budget(config, seeds, steps)
+    seeds_to_train, length = followup_budget(config, seeds, steps, algo)
     require_continuous(algo, run.env_id, config.env_spec)
     seed_list = tuple(seeds_to_train)
     transfer_id, continued = _transfer_id(store.list_trainings(run.run_id, purpose="transfer"), algo, length,
@@ -88,10 +88,8 @@ def _transfer_id(rows: list[TrainingRecord], algo: str, steps: int, seeds: tuple
 def transfer_spec(plan: TransferPlan, arm: str, seed: int, *, device: str = "auto") -> TrainSpec:
     spec = spec_for(plan.config, code=plan.code if arm == CANDIDATE_ARM else None, seed=seed, steps=plan.steps,
                     algo=plan.algo, device=device)
-    td3 = dataclasses.replace(plan.config.td3)
-    if td3.start_steps >= plan.steps:  # a short transfer still learns after a shortened warm-up
-        td3.start_steps = max(1, plan.steps // 5)
-    return dataclasses.replace(spec, td3=td3, eval=dataclasses.replace(plan.config.eval),
+    # the run's own warm-up: plan_transfer refused steps inside it (experiments/budgets.py)
+    return dataclasses.replace(spec, td3=dataclasses.replace(plan.config.td3), eval=dataclasses.replace(plan.config.eval),
                                checkpoint_every=max(1000, plan.steps // 10))
 
 

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.table import Table
 
 from lesr_local import events as ev
+from lesr_local.experiments.comparison_text import comparison_text
 from lesr_local.search.headline import headline_text
 from lesr_local.store import CandidateView
 
@@ -218,11 +219,12 @@ def summary_table(summary: dict[str, Any], candidates: list[CandidateView]) -> T
                 f"final {label}", "", f"{data['seeds']} seeds", f"{_fmt(data['mean'])} ± {_fmt(data['std'])}", "",
                 f"IQM {_fmt(data.get('iqm'))}, AUC {_fmt(data.get('auc'))}",
             )
-        imp, ci = final.get("improvement"), final.get("improvement_ci95")
-        rel = final.get("improvement_relative")
+        imp = final.get("improvement")
+        # both intervals the verdict rests on, and its label (search/comparison_text.py)
         table.add_row("difference", "", "", "-" if imp is None else f"{imp:+.4g}", "",
-                      ("" if ci is None else f"95% CI [{ci[0]:+.4g}, {ci[1]:+.4g}]")
-                      + ("" if rel is None else f" ({rel:+.1%})"))
+                      comparison_text(imp, final.get("improvement_relative"), final.get("improvement_ci95"),
+                                      final.get("improvement_ci95_t"), final.get("verdict"),
+                                      has_t="improvement_ci95_t" in final))
     caption = [headline_text(summary.get("headline"))]
     if summary.get("verdict"):
         caption.append(str(summary["verdict"]))

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import re
 
-from lesr_local.config import RunConfig
+from lesr_local.config import SELECTION_SEED_OFFSET, RunConfig
 from lesr_local.envs.info import EnvInfo
 from lesr_local.rl.spec import TrainSpec
 from lesr_local.store import CANDIDATE_ARM, RAW_ARM
 from lesr_local.trainings.service import TrainingRequest
 
 CONTROL_ID = "control"
-SELECTION_SEED_OFFSET = 1000  # re-evaluation seeds: seed + 1000 + j, clear of any final seed count
 
 
 def spec_for(config: RunConfig, *, code: str | None, seed: int, steps: int, shaping: str | None = None,

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from lesr_local.errors import LesrError
 from lesr_local.experiments.ablation import ablation_report, difference_text
+from lesr_local.experiments.comparison_text import comparison_text, label_style
 from lesr_local.search.headline import headline_text, run_headline
 from lesr_local.tui.format import fmt_delta, fmt_duration, fmt_mean_std, fmt_score, fmt_time, status_text
 from lesr_local.tui.screens.more_seeds import MoreSeedsScreen
@@ -37,14 +38,13 @@ def final_lines(summary: dict[str, Any] | None) -> list[Text]:
             lines.append(Text(f"  {name:<9}{fmt_mean_std(part['mean'], part.get('std'))}  over {count} seed(s)"
                               f"{extra}"))
     if final.get("improvement") is not None and "improvement_ci95" in final:
-        diff, ci, rel = final["improvement"], final.get("improvement_ci95"), final.get("improvement_relative")
-        text = f"  difference {diff:+.4g}"
-        if ci is not None:
-            text += f" (95% CI [{ci[0]:+.4g}, {ci[1]:+.4g}])"
-        if rel is not None:
-            text += f" = {rel:+.1%}"
-        style = {"better": "bold green", "worse": "bold red"}.get(final.get("verdict") or "", "bold")
-        lines.append(Text(text, style=style))
+        # Both intervals the verdict rests on, and its label: the bootstrap one alone (over 2 seeds just
+        # their range) above "no detectable difference" would read as a contradiction.
+        label = final.get("verdict")
+        lines.append(Text("  " + comparison_text(final["improvement"], final.get("improvement_relative"),
+                                                 final.get("improvement_ci95"), final.get("improvement_ci95_t"),
+                                                 label, has_t="improvement_ci95_t" in final),
+                          style=label_style(label)))
     for gone in final.get("excluded_seeds") or []:
         lines.append(Text(f"  seed {gone['seed']} excluded from both arms: {gone['reason']}", style="yellow"))
     if summary.get("verdict"):

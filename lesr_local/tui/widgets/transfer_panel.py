@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
 from lesr_local.errors import LesrError
+from lesr_local.experiments.comparison_text import comparison_text, label_style
 from lesr_local.experiments.transfer import plan_transfer, run_transfer
 from lesr_local.experiments.transfer_report import transfer_reports
 from lesr_local.rl.algos import TRANSFER_ALGOS
@@ -25,7 +26,8 @@ from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
 
 
 def transfer_summary(report: dict[str, Any]) -> Text:
-    """One transfer as a few lines: per arm mean ± std and seeds, improvement with its interval."""
+    """One transfer as a few lines: per arm mean ± std and seeds, the difference with the bootstrap and t
+    intervals and the verdict label (search/comparison_text.py), the verdict sentence."""
 
     def arm(a: dict[str, Any]) -> str:
         if a["mean"] is None:
@@ -39,12 +41,12 @@ def transfer_summary(report: dict[str, Any]) -> Text:
                 f"{len(report['seeds'])} seeds · {report['status']}\n", style="bold")
     text.append(f"  best ({report['source_candidate_id']})  {arm(report['best'])}\n")
     text.append(f"  raw state        {arm(report['baseline'])}\n")
-    imp, ci, rel = report["improvement"], report["improvement_ci95"], report.get("improvement_relative")
-    if imp is not None:
-        relative = "" if rel is None else f" ({rel:+.1%})"
-        text.append(f"  improvement {imp:+.2f}{relative}", style="bold green" if imp > 0 else "bold red")
-        if ci is not None:
-            text.append(f"  (95% CI {ci[0]:+.2f} .. {ci[1]:+.2f}, paired bootstrap)")
+    if report["improvement"] is not None:
+        # Coloured by the verdict, which needs both intervals to exclude 0, never by the sign of the mean.
+        label = report.get("verdict_label")
+        text.append("  " + comparison_text(report["improvement"], report.get("improvement_relative"),
+                                           report["improvement_ci95"], report.get("improvement_ci95_t"), label),
+                    style=label_style(label))
         text.append("\n")
     text.append(f"  {report['verdict']}\n")
     return text
