@@ -338,7 +338,10 @@ def test_tui_shows_where_a_ray_run_and_its_trainings_ran(home: Path) -> None:
         config = dict(store.get_run(run_id).config, executor="ray", ray_address="127.0.0.2:6379")
         store.set_run_config(run_id, config)
         store.set_placement(run_id, "i0-k0", "ray", "0123456789abcdef" * 3 + "01234567")
-        store.set_resumed_from(run_id, "i0-k0", 600)
+        trained = store.get_training(run_id, "i0-k0")
+        store.finish_training(run_id, "i0-k0", score=trained.score, curve=trained.curve, lipschitz=trained.lipschitz,
+                              dim_names=trained.dim_names, steps=1200, seconds=1.0, steps_per_s=1.0, policy_path=None,
+                              resumed_from=600)
 
     @async_test
     async def check() -> None:

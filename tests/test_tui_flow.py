@@ -87,7 +87,7 @@ async def test_smoke_run_from_the_form_to_a_candidate(home: Path) -> None:
         ids = [str(candidates.get_row_at(i)[0]) for i in range(candidates.row_count)]
         best_id = app.store.get_run(run_id).best_candidate_id
         assert best_id is not None and best_id.startswith("i") and best_id in ids
-        best = app.store.get_candidate(run_id, best_id)
+        best = next(v for v in app.store.candidate_views(run_id) if v.candidate_id == best_id)
         assert best.status == "finished" and best.code  # a trained candidate always has its code
         candidates.move_cursor(row=ids.index(best_id))
         await pilot.press("enter")
