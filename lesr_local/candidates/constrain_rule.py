@@ -66,13 +66,8 @@ def cache_path() -> Path:
 
 
 def _model_key(model: ModelInfo) -> str:
-    path = Path(model.path).resolve()
-    try:
-        st = path.stat()
-        stamp = f"{st.st_size}:{st.st_mtime_ns}"
-    except OSError:
-        stamp = "missing"
-    return f"v{PROBE_VERSION}:{path}:{stamp}"
+    # a file: its resolved path, size and mtime; a served model: its server and what it reports
+    return f"v{PROBE_VERSION}:{model.identity()}"
 
 
 def _read_cache() -> dict[str, Any]:

@@ -31,15 +31,34 @@ class ModelInfo:
     chat_template: bool
     architecture: str | None
     default: bool
-    source: str  # "flag" | "env" | "project" | "user" | "bundled" | "package"
+    # "flag" | "env" | "project" | "user" | "bundled" | "package" | a store (llm/stores.py) | "server"
+    source: str
+    url: str | None = None  # a model served by a llama.cpp server (llm/server.py): its address
+    served_by: str | None = None  # "llama-server" | "llama-cpp-python" for a served model
+    chat_template_text: str | None = None  # a served model's template, as its server reports it
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "name": self.name, "path": str(self.path), "size_bytes": self.size_bytes,
             "quantization": self.quantization, "parameters": self.parameters,
             "context_length": self.context_length, "chat_template": self.chat_template,
             "architecture": self.architecture, "default": self.default, "source": self.source,
         }
+        if self.url is not None:
+            data |= {"url": self.url, "served_by": self.served_by}
+        return data
+
+    def identity(self) -> str:
+        """What a remembered measurement of this model (constrain_rule) is keyed by."""
+        if self.url is not None:
+            return f"server:{self.url}:{self.name}:{self.size_bytes}:{self.parameters}"
+        path = Path(self.path).resolve()
+        try:
+            st = path.stat()
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        return f"{path}:{stamp}"
 
 
 @dataclass
