@@ -167,7 +167,7 @@ def _describe_os_error(exc: BaseException) -> str:
         return "dropped the connection"
     if isinstance(exc, http.client.IncompleteRead):
         return "dropped the connection mid-reply"
-    if isinstance(exc, (TimeoutError, socket.timeout)):
+    if isinstance(exc, TimeoutError):
         return "did not answer in time"
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return " ".join(str(text).split())
@@ -472,6 +472,7 @@ class ServerClient:
         started = time.perf_counter()
         conn = self._http.connection(self.read_timeout)
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        reader: threading.Thread | None = None
         try:
             resp = self._http.send(conn, "POST", path, body)
             if resp.status != 200:
@@ -485,6 +486,8 @@ class ServerClient:
             with contextlib.suppress(OSError):
                 if conn.sock is not None:
                     conn.sock.shutdown(socket.SHUT_RDWR)  # a cancelled or failed stream: the server stops
+            if reader is not None:
+                reader.join(5.0)  # it sees the shut socket at once; close only after it let go
             conn.close()
 
     def _raise_for(self, status: int, raw: bytes, prompt_tokens: int, max_tokens: int) -> None:
@@ -633,7 +636,7 @@ def _read_events(resp: http.client.HTTPResponse, events: queue.Queue[tuple[str, 
                 if field == b"error" and isinstance(payload, dict) and "error" not in payload:
                     payload = {"error": payload}
                 events.put(("data", payload))
-    except (OSError, http.client.HTTPException, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever broke the stream, the consumer gets one line
         events.put(("error", _describe_os_error(exc)))
 
 
