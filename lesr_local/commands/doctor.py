@@ -88,7 +88,7 @@ def _check_models(run: bool) -> Check:
                      "run `lesr models prepare` (bundled default) or `lesr models add FILE`")
     default = next((m for m in models if m.default), models[0])
     data: dict[str, Any] = {"models": [m.to_json() for m in models],
-                            "skipped": [{"path": str(p.path), "reason": p.reason} for p in problems]}
+                            "skipped": [p.to_json() for p in problems]}
     detail = f"{len(models)} found, default {default.name} ({default.source})"
     if problems:
         detail += f"; {len(problems)} unusable file(s): {problems[0].reason}"
