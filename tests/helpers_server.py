@@ -45,6 +45,8 @@ class LlamaCppServer:
                  "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", str(os.cpu_count() or 1),
                  "--n_threads_batch", str(os.cpu_count() or 1)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                # as the in-process worker: OpenMP threads that spin are ruinous on shared cores
+                env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
