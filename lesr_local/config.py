@@ -15,6 +15,7 @@ from typing import Any
 import tomli_w
 
 from lesr_local.errors import BadInput
+from lesr_local.llm.server_url import check_llm_url
 
 SHAPINGS = ("additive", "potential")
 # Re-evaluation seeds are seed + 1000 + j: clear of the search seed and of any number of final seeds
@@ -57,6 +58,15 @@ class LLMConfig:
     constrain: str = "auto"  # auto | on | off: grammar-constrained decoding
     n_ctx: int = 0  # 0 = the model's trained context, capped at 8192
     repair_attempts: int = 2  # re-asks per sample after a rejection
+    # A llama.cpp server to use instead of a model file (--llm-url): loopback or the user's own
+    # network only (llm/server_url.py). Exclusive with `model`.
+    url: str | None = None
+    # Not settings: what the server served when the run started (llm/server.py records them; a
+    # resumed run refuses a server that now serves another model).
+    served_by: str | None = None
+    served_model: str | None = None
+    served_n_ctx: int | None = None
+    served_chat_template: bool | None = None
 
 
 @dataclass
@@ -273,6 +283,11 @@ def validate(config: RunConfig) -> None:
         raise BadInput(f"executor must be local or ray, got {config.executor!r}")
     if config.train_threads < 0:
         raise BadInput(f"train_threads must be 0 (auto) or more, got {config.train_threads}")
+    if config.llm.url is not None:
+        check_llm_url(config.llm.url)  # BadInput: not loopback or a private address of the user's network
+        if config.llm.model is not None:
+            raise BadInput("llm.model and llm.url (--model and --llm-url) are exclusive: a run uses a model "
+                           "file or a server's model")
     if config.llm.constrain not in ("auto", "on", "off"):
         raise BadInput(f"llm.constrain must be auto, on or off, got {config.llm.constrain!r}")
     if not 0.0 <= config.llm.temperature <= 5.0:

@@ -88,7 +88,8 @@ def wait_for(what: str, check: Callable[[], Any], proc: subprocess.Popen[str], t
 # whole files are handed out in collection order, so starting with these leaves only short files
 # for the end instead of one process finishing a 60-second file while the other sits idle.
 LONGEST_FILES = (
-    "test_search_ray.py", "test_search_smoke.py", "test_llm_chat_model.py", "test_search_halving.py",
+    "test_search_ray.py", "test_search_smoke.py", "test_llm_chat_model.py", "test_llm_server.py",
+    "test_search_halving.py",
     "test_search_resume.py", "test_rl_worker.py", "test_rl_sb3.py", "test_render_video.py",
     "test_tui_flow.py", "test_rl_cli.py", "test_llm_client.py", "test_train_cli.py",
 )

@@ -36,11 +36,13 @@ from lesr_local.llm.client import GenerationParams, LLMClient, PromptTooLong
 from lesr_local.llm.discovery import resolve_model
 from lesr_local.llm.grammar import candidate_grammar, use_grammar
 from lesr_local.llm.prompting import CODE_STOP, check_chat_template, render_prompt
+from lesr_local.llm.server import ServerClient, served_model
 from lesr_local.output import print_json
 
 GOAL_FIRST_VALID_S = 30.0
 GOAL_VALID_RATE = 0.9
 GOAL_SECOND_PROMPT_FRACTION = 0.10
+GOAL_SERVER_RATIO = 1.2  # --llm-url: the server path within 1.2x of in-process on the same machine
 
 
 @dataclass
@@ -79,6 +81,16 @@ def run_llm_bench(args: argparse.Namespace) -> int:
         raise BadInput(f"--max-tokens must be at least 1, got {args.max_tokens}")
     models = _model_specs(args.model)
     modes = _constrain_modes(args.constrain)
+    if getattr(args, "llm_url", None):
+        report = _server_beside_in_process(args, models, modes)
+        if args.json:
+            print_json(report)
+        else:
+            for pair in report["pairs"]:
+                _print_text(pair["server"])
+                _print_text(pair["in_process"])
+                print(f"  server vs in-process: {pair['comparison']}")
+        return 0
     reports = [_bench_one(args, spec, mode) for spec in models for mode in modes]
     if len(reports) == 1:
         report: dict[str, Any] = reports[0]
@@ -112,11 +124,45 @@ def _table_row(report: dict[str, Any]) -> dict[str, Any]:
                                          "time_to_first_valid_s", "distinct_valid_candidates")}
 
 
-def _bench_one(args: argparse.Namespace, model_spec: str | None, mode: str) -> dict[str, Any]:
-    model = resolve_model(model_spec)
+def _server_beside_in_process(args: argparse.Namespace, models: list[str | None], modes: list[str]) -> dict[str, Any]:
+    """`--llm-url`: the server and the in-process runtime on the same model file, same prompts,
+    seeds and settings, one after the other in this run (the server idles while the other runs)."""
+    served, facts = served_model(args.llm_url)
+    local_spec = models[0] if models != [None] else facts.model_path
+    if not local_spec:
+        raise BadInput(f"the server at {facts.url} does not say where its model file is: pass --model with "
+                       "the same GGUF to bench the in-process runtime beside it")
+    local = resolve_model(local_spec)
+    pairs = []
+    for mode in modes:
+        remote = _bench_one(args, None, mode, model=served, client=ServerClient(served))
+        here = _bench_one(args, None, mode, model=local, client=LLMClient(local))
+        pairs.append({"constrain_mode": mode, "server": remote, "in_process": here,
+                      "comparison": _compare(remote, here)})
+    return {"llm_url": facts.url, "served_by": facts.served_by, "served_model": facts.model,
+            "server_n_ctx": facts.n_ctx, "in_process_model": str(local.path),
+            "goal": f"server within {GOAL_SERVER_RATIO}x of in-process (generation tokens/s, first valid)",
+            "pairs": pairs}
+
+
+def _compare(remote: dict[str, Any], here: dict[str, Any]) -> dict[str, Any]:
+    def ratio(slow: float | None, fast: float | None) -> float | None:
+        return _r(slow / fast) if slow and fast else None
+
+    gen = ratio(here["gen_tok_per_s"], remote["gen_tok_per_s"])  # > 1: the server generates slower
+    first = ratio(remote["time_to_first_valid_s"], here["time_to_first_valid_s"])  # > 1: the server is later
+    return {"in_process_over_server_gen_tok_per_s": gen, "server_over_in_process_first_valid_s": first,
+            "valid_rate": {"server": remote["valid_rate"], "in_process": here["valid_rate"]},
+            "within_goal": gen is not None and gen <= GOAL_SERVER_RATIO
+            and (first is None or first <= GOAL_SERVER_RATIO)}
+
+
+def _bench_one(args: argparse.Namespace, model_spec: str | None, mode: str, *, model: Any = None,
+               client: Any = None) -> dict[str, Any]:
+    model = model if model is not None else resolve_model(model_spec)
     check_chat_template(model)
     env = get_env_info(args.env)
-    client = LLMClient(model)
+    client = client if client is not None else LLMClient(model)
     started = time.perf_counter()
     client.start()
     start_s = time.perf_counter() - started
@@ -199,6 +245,7 @@ def _report(
     distinct = len({s.text for s in samples if s.valid})
     return {
         "model": model.name, "model_path": str(model.path), "env": env_id, "samples": len(samples),
+        "runtime": f"server {model.url} ({model.served_by})" if model.url else "in-process",
         "max_tokens": args.max_tokens, "constrained": constrained, "prompt_source": prompt_source,
         "validity": validity,
         "time_to_first_valid_note": (

@@ -11,8 +11,9 @@ flag in their files, and users bring models we have never seen. Where no client 
 with (nothing loaded yet) and no measurement is remembered, the prior rule applies:
 `llm.grammar.use_grammar` (base models and models up to 2B parameters are constrained).
 
-Verdicts live in `<user cache>/constrain-probe.json`, keyed by the model file (resolved path, size,
-mtime) and `PROBE_VERSION` (bumped whenever the prompt, extraction or checks change what a probe would
+Verdicts live in `<user cache>/constrain-probe.json`, keyed by the model (`ModelInfo.identity`: a
+file by its resolved path, size and mtime; a served model by its server and what the server reports
+of it) and `PROBE_VERSION` (bumped whenever the prompt, extraction or checks change what a probe would
 measure). A resumed run therefore decides as it did, unless the cache was cleared.
 """
 
@@ -66,13 +67,8 @@ def cache_path() -> Path:
 
 
 def _model_key(model: ModelInfo) -> str:
-    path = Path(model.path).resolve()
-    try:
-        st = path.stat()
-        stamp = f"{st.st_size}:{st.st_mtime_ns}"
-    except OSError:
-        stamp = "missing"
-    return f"v{PROBE_VERSION}:{path}:{stamp}"
+    # a file: its resolved path, size and mtime; a served model: its server and what it reports
+    return f"v{PROBE_VERSION}:{model.identity()}"
 
 
 def _read_cache() -> dict[str, Any]:

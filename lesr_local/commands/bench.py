@@ -17,6 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     llm.add_argument("--model", action="append", default=None, metavar="PATH|NAME",
                      help="model path or name (default: discovery order); repeat it, or give a comma "
                      "list, to bench several models in one run")
+    llm.add_argument("--llm-url", default=None, metavar="URL",
+                     help="also bench this llama.cpp server (loopback or your own network) beside the "
+                          "in-process runtime on the same model file (its path from the server, or --model)")
     llm.add_argument("--env", default="HalfCheetah-v5", help="env whose prompt is used")
     llm.add_argument("--samples", type=int, default=6, help="candidates to generate")
     llm.add_argument("--max-tokens", type=int, default=700)

@@ -88,8 +88,12 @@ def _check_models(run: bool) -> Check:
                      "run `lesr models prepare` (bundled default) or `lesr models add FILE`")
     default = next((m for m in models if m.default), models[0])
     data: dict[str, Any] = {"models": [m.to_json() for m in models],
-                            "skipped": [{"path": str(p.path), "reason": p.reason} for p in problems]}
-    detail = f"{len(models)} found, default {default.name} ({default.source})"
+                            "skipped": [p.to_json() for p in problems]}
+    by_source: dict[str, int] = {}
+    for m in models:
+        by_source[m.source] = by_source.get(m.source, 0) + 1
+    sources = ", ".join(f"{source} {n}" for source, n in by_source.items())
+    detail = f"{len(models)} found ({sources}), default {default.name} ({default.source})"
     if problems:
         detail += f"; {len(problems)} unusable file(s): {problems[0].reason}"
     if not run:

@@ -44,28 +44,38 @@ def _list(args: argparse.Namespace) -> int:
     from lesr_local.output import print_json
 
     models = discover_models()
+    _, problems = scan_models(prepare_default=False)
     if args.json:
-        print_json([m.to_json() for m in models])
+        # usable models (what --model NAME accepts), then what was found but cannot be used, and why
+        print_json([m.to_json() | {"usable": True} for m in models] + [p.to_json() for p in problems])
         return 0
-    if not models:
+    if not models and not problems:
         print("no GGUF models found; run `lesr models prepare` or `lesr models add FILE`")
         return 0
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="GGUF models (discovery order)")
-    for col in ("name", "size", "quant", "params", "context", "chat", "default", "source", "path"):
+    console = Console()
+    table = Table(title="GGUF models (discovery order; --model takes the name)")
+    table.add_column("name", no_wrap=True)  # what --model takes: never broken over lines
+    for col in ("size", "quant", "params", "context", "chat", "default", "source"):
         table.add_column(col)
+    table.add_column("path", overflow="fold")
     for m in models:
         table.add_row(
             m.name, _size(m.size_bytes), m.quantization or "?", _params(m.parameters),
             str(m.context_length or "?"), "yes" if m.chat_template else "no", "*" if m.default else "",
             m.source, str(m.path),
         )
-    Console().print(table)
-    _, problems = scan_models(prepare_default=False)
-    for problem in problems:
-        print(f"skipped {problem.path}: {problem.reason}", file=sys.stderr)
+    console.print(table)
+    if problems:
+        unusable = Table(title="found, but not usable")
+        unusable.add_column("name", no_wrap=True)
+        for col in ("source", "reason", "path"):
+            unusable.add_column(col, overflow="fold")
+        for problem in problems:
+            unusable.add_row(problem.name or "?", problem.source or "?", problem.reason, str(problem.path))
+        console.print(unusable)
     return 0
 
 

@@ -21,7 +21,7 @@ _OVERRIDES = {
     "final_steps": "final_steps", "seeds": "seeds", "workers": "workers", "model": "llm.model",
     "intrinsic_weight": "intrinsic_weight", "temperature": "llm.temperature", "constrain": "llm.constrain",
     "env_spec": "env_spec", "seed": "seed", "shaping": "shaping", "prune": "prune",
-    "select_seeds": "select_seeds", "train_threads": "train_threads",
+    "select_seeds": "select_seeds", "train_threads": "train_threads", "llm_url": "llm.url",
 }
 
 
@@ -33,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="settings to start from (default: quick, or the config file's)")
     parser.add_argument("--config", default=None, metavar="FILE.toml", help="TOML settings over the preset")
     parser.add_argument("--model", default=None, metavar="PATH|NAME", help="GGUF model (default: discovery order)")
+    parser.add_argument("--llm-url", default=None, metavar="URL",
+                        help="a llama.cpp server (llama-server or python -m llama_cpp.server) to use instead of "
+                             "a model file: an IP address on loopback or your own network (e.g. "
+                             "http://192.168.1.20:8080); anything else is refused")
     parser.add_argument("--samples", type=int, default=None, metavar="K", help="candidates per iteration")
     parser.add_argument("--iterations", type=int, default=None, metavar="I", help="search iterations")
     parser.add_argument("--steps", type=int, default=None, metavar="N_SMALL", help="TD3 steps per candidate")

@@ -29,7 +29,9 @@ _BASE_LAYOUT = "{system}\n\n## Task\n\n{user}\n\n## Solution\n\n{prefix}"
 def render_prompt(model: ModelInfo, system: str, user: str, assistant_prefix: str = "") -> str:
     """The full prompt text; the model's reply continues right after `assistant_prefix`."""
     if model.chat_template:
-        template = _chat_template(model.path, model.path.stat().st_mtime_ns if model.path.exists() else 0)
+        template = model.chat_template_text  # a served model: the template its server reports
+        if template is None:
+            template = _chat_template(model.path, model.path.stat().st_mtime_ns if model.path.exists() else 0)
         if template:
             return _render_chat(template, system, user) + assistant_prefix
     return _BASE_LAYOUT.format(system=system.strip(), user=user.strip(), prefix=assistant_prefix)

@@ -29,6 +29,7 @@ from lesr_local.errors import BadInput, Interrupted, LesrError, RunFailed
 from lesr_local.experiments.evaluation import Contender, evaluate_arms, final_comparison
 from lesr_local.llm.discovery import resolve_model
 from lesr_local.llm.prompting import check_chat_template
+from lesr_local.llm.server import LLMServerUnavailable, served_model
 from lesr_local.search.halving import Rung, rung_schedule, rung_score, rung_survivors
 from lesr_local.search.llm_session import GenerationCancelled, LLMSession
 from lesr_local.search.sampling import CandidateSampler
@@ -194,6 +195,11 @@ class SearchEngine:
                 raise Interrupted(
                     f"run {run_id} interrupted; state saved, continue with `lesr run --resume {run_id}`"
                 ) from None
+            if isinstance(exc, LLMServerUnavailable):
+                # Nothing failed but the server: the run pauses; its candidates wait for a resume.
+                self._end(run_id, "interrupted", str(exc), executor, session)
+                raise RunFailed(f"run {run_id} paused: {exc}; state saved, continue with "
+                                f"`lesr run --resume {run_id}` once the server answers") from None
             if isinstance(exc, (RunFailed, BadInput)):
                 self._end(run_id, "failed", str(exc), executor, session)
                 raise
@@ -514,7 +520,14 @@ def _env_info(config: RunConfig) -> EnvInfo:
 
 
 def _model(config: RunConfig) -> ModelInfo:
-    model = resolve_model(config.llm.model)
+    if config.llm.url is not None:
+        # A llama.cpp server: what it serves now; recorded in the run's config (a resume checks it).
+        recorded = {"served_model": config.llm.served_model}
+        model, facts = served_model(config.llm.url, recorded)
+        for key, value in facts.record().items():
+            setattr(config.llm, key, value)
+    else:
+        model = resolve_model(config.llm.model)
     check_chat_template(model)  # a broken template fails here, before the run exists
     return model
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lesr_local import events as ev
 from lesr_local.llm.client import Generation, LLMClient
+from lesr_local.llm.server import client_for
 from lesr_local.store import Store
 
 if TYPE_CHECKING:
@@ -27,7 +28,9 @@ class GenerationCancelled(Exception):
 class LLMSession:
     def __init__(self, store: Store, run_id: str, model: ModelInfo, n_ctx: int, sink: ev.EventSink,
                  cancel: threading.Event, client_factory: Callable[..., Any] | None = None) -> None:
-        self._client_factory = client_factory  # None = LLMClient; search.replay.replay_factory(codes) replays
+        # None = the model's own client (llm.server.client_for: in-process or its server);
+        # search.replay.replay_factory(codes) replays
+        self._client_factory = client_factory
         self.store = store
         self.run_id = run_id
         self.model = model
@@ -38,10 +41,15 @@ class LLMSession:
 
     def client(self) -> LLMClient:
         if self._client is None:
-            client = (self._client_factory or LLMClient)(self.model, n_ctx=self._n_ctx)
+            client = (self._client_factory or client_for)(self.model, n_ctx=self._n_ctx)
+            if hasattr(client, "on_notice"):  # a server's retries, one line each
+                client.on_notice = self._notice
             client.start()
             self._client = client
         return self._client
+
+    def _notice(self, message: str) -> None:
+        self.sink(ev.Log(self.run_id, level="warning", message=message))
 
     @property
     def n_ctx(self) -> int:

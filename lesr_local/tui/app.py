@@ -20,6 +20,7 @@ from lesr_local.config import RunConfig
 from lesr_local.envs.catalogue import get_env_info
 from lesr_local.errors import EXIT_OK, BadInput, LesrError
 from lesr_local.llm.discovery import resolve_model
+from lesr_local.llm.server import served_model
 from lesr_local.procs import has_terminal
 from lesr_local.store.db import Store
 from lesr_local.trainings.executors import check_executor
@@ -201,7 +202,10 @@ def check_startable(config: RunConfig | None, home: Path, resume_run_id: str | N
     an unknown env or model, an unknown or finished run to resume."""
     if config is not None:
         get_env_info(config.env_id, config.env_spec)
-        resolve_model(config.llm.model)
+        if config.llm.url is not None:
+            served_model(config.llm.url)  # down, not llama.cpp, or not the user's own network: one line
+        else:
+            resolve_model(config.llm.model)
         check_executor(config)
         return
     if resume_run_id is None:

@@ -113,6 +113,8 @@ class NewRunScreen(Screen[None]):
             with TabPane("Model", id="tab-model"), Vertical(id="model-pane"):
                 yield OptionList(Option("looking for models…", disabled=True), id="model-list")
                 yield Static("", id="model-info", classes="detail")
+                yield Input(placeholder="or a llama.cpp server URL, e.g. http://192.168.1.20:8080 "
+                                        "(loopback or your own network)", id="model-url")
             with TabPane("Settings", id="tab-settings"), VerticalScroll(id="settings-pane"):
                 with Horizontal(classes="form-row"):
                     yield Label("Preset", classes="form-label")
@@ -352,9 +354,16 @@ class NewRunScreen(Screen[None]):
             overrides[field.key] = int(raw) if field.kind == "int" else float(raw)
         overrides["llm.constrain"] = self.query_one("#opt-constrain", Select).value
         overrides["render_video"] = self.query_one("#opt-video", Checkbox).value
-        if self.models and self.model_index is not None:
+        url = self.query_one("#model-url", Input).value.strip()
+        if url:
+            overrides["llm.url"] = url  # checked by with_overrides: loopback or a private address only
+        elif self.models and self.model_index is not None:
             overrides["llm.model"] = str(self.models[self.model_index].path)
         return with_overrides(preset(self.preset_name), **overrides)
+
+    @on(Input.Changed, "#model-url")
+    def _url_changed(self, message: Input.Changed) -> None:
+        self._update_summary()
 
     def _update_summary(self) -> None:
         summary = self.query_one("#run-summary", Static)
@@ -364,6 +373,8 @@ class NewRunScreen(Screen[None]):
             summary.update(Text(str(exc), style="yellow"))
             return
         model = self.models[self.model_index].name if self.models and self.model_index is not None else "default"
+        if config.llm.url:
+            model = f"server {config.llm.url}"
         summary.update(
             f"{config.env_id} · {model} · {config.preset}: K={config.samples} I={config.iterations} "
             f"N={fmt_count(config.steps)} seeds={config.seeds}"
