@@ -1,5 +1,8 @@
 """TD3 (Fujimoto et al., 2018): clipped double-Q, delayed policy updates, target policy smoothing.
 
+Read rl/td3_autograd.py first: the same algorithm in plain autograd, the definition this file is
+checked against. This is the one that trains, written for speed.
+
 The algorithm is the original's, step for step; what differs is how the update runs (see
 rl.networks): both critics are one stacked network, gradients are written out by hand instead of
 going through autograd, each network's parameters, gradients and Adam state are single flat tensors

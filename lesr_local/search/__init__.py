@@ -1,1 +1,1 @@
-"""The LESR search loop, its events and its executors."""
+"""The LESR run: the paper's loop (engine), the LLM's side of an iteration, halving, selection and the summary."""
