@@ -109,6 +109,16 @@ class TrainingReused(Event):
     score: float | None = None
 
 
+def reuse_text(event: TrainingReused) -> str:
+    """The one line every face prints for a reused (or continued) training."""
+    if event.reused_steps >= event.total_steps:
+        score = "" if event.score is None else f", score {event.score:.2f}"
+        return (f"{event.training_id} reused: the same training is in run {event.source_run_id} "
+                f"({event.source_training_id}{score}); not trained again")
+    return (f"{event.training_id} continues {event.source_training_id} of run {event.source_run_id} from step "
+            f"{event.reused_steps}: the same training, stopped shorter")
+
+
 @dataclass(frozen=True)
 class TrainingProgress(Event):
     training_id: str

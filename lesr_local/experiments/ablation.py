@@ -162,12 +162,7 @@ class _Narrator:
                 else f"failed: {event.reason}"
             self.say(f"{event.training_id}: {what}")
         elif isinstance(event, ev.TrainingReused):
-            if event.reused_steps >= event.total_steps:
-                self.say(f"{event.training_id}: reused from run {event.source_run_id} "
-                         f"({event.source_training_id}, score {event.score if event.score is None else round(event.score, 2)})")
-            else:
-                self.say(f"{event.training_id}: continues {event.source_training_id} of run {event.source_run_id} "
-                         f"from step {event.reused_steps}")
+            self.say(ev.reuse_text(event))
 
 
 # -- reporting -----------------------------------------------------------------------------------

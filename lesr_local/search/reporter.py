@@ -143,12 +143,7 @@ class HeadlessReporter:
             self._line(f"  {e.training_id}: eval at step {e.step}: {e.value:.2f}")
 
     def _on_TrainingReused(self, e: ev.TrainingReused) -> None:
-        if e.reused_steps >= e.total_steps:
-            self._line(f"[cyan]reused[/cyan] {e.training_id}: the same training is in run {e.source_run_id} "
-                       f"({e.source_training_id}, score {_fmt(e.score)}); not trained again")
-        else:
-            self._line(f"[cyan]continues[/cyan] {e.training_id} from step {e.reused_steps} of "
-                       f"{e.source_training_id} (run {e.source_run_id}), the same training stopped shorter")
+        self._line(ev.reuse_text(e), style="cyan")
 
     def _on_TrainingFinished(self, e: ev.TrainingFinished) -> None:
         self._drop_task(e.training_id)

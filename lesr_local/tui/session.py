@@ -178,11 +178,7 @@ def event_log_line(event: ev.Event) -> tuple[str, str] | None:
                 message += f": {event.reason}"
             return ("info" if event.status == "finished" else "warning"), message
         case ev.TrainingReused():
-            if event.reused_steps >= event.total_steps:
-                return "info", (f"{event.training_id} reused: the same training is in run {event.source_run_id} "
-                                f"({event.source_training_id})")
-            return "info", (f"{event.training_id} continues {event.source_training_id} of run {event.source_run_id} "
-                            f"from step {event.reused_steps}")
+            return "info", ev.reuse_text(event)
         case ev.TrainingPaused():
             return "info", f"{event.training_id} reached its rung at step {event.step}"
         case ev.TrainingStopped():
