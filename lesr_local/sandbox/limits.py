@@ -59,6 +59,7 @@ class SandboxReport:
     user_namespace: bool = False
     mount_namespace: bool = False
     network_namespace: bool = False
+    ipc_namespace: bool = False
     hidden_folders: list[str] = field(default_factory=list)
     read_only_fs: bool = False
     notes: list[str] = field(default_factory=list)
@@ -76,7 +77,8 @@ class SandboxReport:
         names = [f"rlimit:{k.removeprefix('RLIMIT_').lower()}" for k in sorted(self.rlimits)]
         flags = [("seccomp", self.seccomp), ("capabilities-dropped", self.capabilities_dropped),
                  ("user-namespace", self.user_namespace), ("mount-namespace", self.mount_namespace),
-                 ("network-namespace", self.network_namespace), ("read-only-fs", self.read_only_fs),
+                 ("network-namespace", self.network_namespace), ("ipc-namespace", self.ipc_namespace),
+                 ("read-only-fs", self.read_only_fs),
                  ("nproc-limit", self.nproc_limit)]
         names += [name for name, up in flags if up]
         names += [f"hidden:{folder}" for folder in self.hidden_folders]
@@ -106,6 +108,7 @@ def apply_limits(limits: SandboxLimits) -> SandboxReport:
     if _ENTERED is not None:
         report.user_namespace, report.mount_namespace = _ENTERED.user, _ENTERED.mount
         report.network_namespace, report.hidden_folders = _ENTERED.network, list(_ENTERED.hidden)
+        report.ipc_namespace = _ENTERED.ipc
         report.notes += _ENTERED.notes
     mb = 1024 * 1024
     _set_rlimit(report, "RLIMIT_CORE", 0, 0)
