@@ -140,3 +140,52 @@ def test_ipc_namespace_alone_keeps_segments_inside() -> None:
         assert _ipc_objects_with_key(key) == []
     finally:
         _remove_ipc_objects(key)
+
+
+FLOOD_PARENT = """
+import json, resource, sys, threading, time
+sys.path.insert(0, {root!r})
+from lesr_local.sandbox.protocol import Schema
+from lesr_local.sandbox.supervisor import Worker
+errors = []
+threading.excepthook = lambda args: errors.append(f"{{args.exc_type.__name__}}: {{args.exc_value}}")
+child = {child!r}
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+worker = Worker("test", Schema("test worker", {{}}), command=[sys.executable, "-c", child])
+if {wait_for_end!r}:
+    worker.wait(120)
+else:
+    time.sleep(1.0)  # the child is still writing when the parent gives up on it
+reason = worker.death_reason("flooding worker")
+worker.close()
+time.sleep(0.2)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"growth_mb": (after - before) / 1024, "tail": worker.stderr_tail, "reason": reason,
+                  "errors": errors, "drainer_alive": worker._drainer.is_alive()}}))
+"""
+FLOOD = ("import os\nchunk = b'x' * 2**20\nfor _ in range(300):\n    os.write(2, chunk)\n"
+         "os.write(2, b'\\nlast words\\n')\n")
+ENDLESS = "import os\nchunk = b'y' * 65536\nwhile True:\n    os.write(2, chunk)\n"
+
+
+def _flood(child: str, wait_for_end: bool) -> dict:
+    script = FLOOD_PARENT.format(root=str(ROOT), child=child, wait_for_end=wait_for_end)
+    proc = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_a_stderr_flood_without_newlines_costs_the_parent_little() -> None:
+    out = _flood(FLOOD, wait_for_end=True)
+    assert out["growth_mb"] < 64, out["growth_mb"]  # 300 MB went through; the code before kept it all
+    assert out["tail"][-1] == "last words" and out["tail"][0].startswith("x" * 100)
+    assert max(len(line) for line in out["tail"]) <= 301
+    assert out["reason"] == "flooding worker exited with code 0: last words"
+    assert out["errors"] == [] and out["drainer_alive"] is False
+
+
+def test_closing_a_worker_mid_flood_leaves_the_drainer_unharmed() -> None:
+    out = _flood(ENDLESS, wait_for_end=False)
+    assert out["errors"] == [], out["errors"]
+    assert out["drainer_alive"] is False
+    assert out["growth_mb"] < 64
