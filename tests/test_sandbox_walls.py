@@ -189,3 +189,76 @@ def test_closing_a_worker_mid_flood_leaves_the_drainer_unharmed() -> None:
     assert out["errors"] == [], out["errors"]
     assert out["drainer_alive"] is False
     assert out["growth_mb"] < 64
+
+
+SECRETS = {"LESR_TEST_API_TOKEN": "tok-3f9a", "AWS_SECRET_ACCESS_KEY": "aws-77c1", "RAY_AUTH_TOKEN": "ray-5d20"}
+
+
+def _environ_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+
+
+def _assert_scrubbed(environ: dict[str, str]) -> None:
+    for name, value in SECRETS.items():
+        assert name not in environ
+        assert value not in "".join(environ.values())
+    assert environ["OMP_PROC_BIND"] == "false"  # thread settings are kept
+    assert environ["MUJOCO_GL"] == "egl" and "PATH" in environ
+
+
+@linux_only
+def test_training_worker_environment_holds_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from lesr_local.config import EvalConfig, TD3Config
+    from lesr_local.rl.spec import TrainSpec
+    from lesr_local.rl.worker import run_training
+
+    for name, value in {**SECRETS, "OMP_PROC_BIND": "false", "MUJOCO_GL": "egl"}.items():
+        monkeypatch.setenv(name, value)
+    seen: list[dict[str, str]] = []
+    cancel = threading.Event()
+
+    def on_pid(pid: int) -> None:  # called once the worker process exists (after its exec)
+        seen.append(_environ_of(pid))
+        cancel.set()
+
+    spec = TrainSpec(env_id="InvertedPendulum-v5", steps=200, td3=TD3Config(start_steps=100),
+                     eval=EvalConfig(every=200, episodes=1), threads=1)
+    result = run_training(spec, cancel=cancel, on_pid=on_pid)
+    assert result.status == "cancelled"
+    _assert_scrubbed(seen[0])
+
+
+@linux_only
+def test_relayed_training_worker_environment_holds_no_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Ray path: a node's relay (whose environment holds the cluster token) starts the worker."""
+    import io
+
+    from lesr_local.rl.relay import RELAY_SCHEMA, RelayJob, relay_training
+    from lesr_local.rl.spec import TrainSpec
+    from lesr_local.sandbox.protocol import receive
+
+    for name, value in {**SECRETS, "OMP_PROC_BIND": "false", "MUJOCO_GL": "egl"}.items():
+        monkeypatch.setenv(name, value)
+    frames = relay_training(RelayJob.of(TrainSpec(env_id="InvertedPendulum-v5", steps=200, threads=1), None),
+                            node="test-node", host="test-host")
+    try:
+        placed = receive(io.BytesIO(next(frames)), RELAY_SCHEMA)
+        assert placed is not None and placed.type == "placed"
+        _assert_scrubbed(_environ_of(placed["pid"]))
+    finally:
+        frames.close()  # kills the worker
+
+
+def test_render_and_check_workers_get_the_same_scrubbed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lesr_local.render.worker import render_env
+    from lesr_local.sandbox.environment import worker_env
+
+    for name, value in {**SECRETS, "OMP_PROC_BIND": "false", "LD_LIBRARY_PATH": "/opt/gl"}.items():
+        monkeypatch.setenv(name, value)
+    env = render_env("egl")
+    assert env["MUJOCO_GL"] == env["PYOPENGL_PLATFORM"] == "egl" and env["LD_LIBRARY_PATH"] == "/opt/gl"
+    assert not set(SECRETS) & set(env)
+    assert not set(SECRETS) & set(worker_env(forced={"OMP_NUM_THREADS": "1"}))

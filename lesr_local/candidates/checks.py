@@ -22,6 +22,7 @@ from lesr_local.candidates.semantics import DEFAULT_CALL_BUDGET_MS, CheckResult,
 from lesr_local.candidates.worker import CHECK_SCHEMA
 from lesr_local.envs.check_states import spread_states
 from lesr_local.errors import LesrError
+from lesr_local.sandbox.environment import worker_env
 from lesr_local.sandbox.limits import SandboxLimits
 from lesr_local.sandbox.protocol import ProtocolError
 from lesr_local.sandbox.supervisor import Worker, WorkerEnded
@@ -29,10 +30,8 @@ from lesr_local.sandbox.supervisor import Worker, WorkerEnded
 __all__ = ["CheckResult", "check_candidate", "check_source_on_states", "semantic_check", "CHECK_STATES"]
 
 CHECK_STATES = 64  # states each candidate is checked on: resets of 4 episodes + 60 spread over 4 x 300 steps
-_WORKER_ENV = {
-    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-    "PYTHONHASHSEED": "0", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-}
+# One thread each: a check sees 64 states. (PYTHON* settings would be ignored: workers run `python -I`.)
+_CHECK_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def check_candidate(source: str, env_id: str, env_spec: str | None = None, *,
@@ -90,7 +89,7 @@ def _run_worker(source: str, states: np.ndarray, limits: SandboxLimits, call_bud
     result: CheckResult | None = None
     timed_out = broken = False
     with (tempfile.TemporaryDirectory(prefix="lesr-check-") as workdir,
-          Worker("check", CHECK_SCHEMA, env=_WORKER_ENV, cwd=workdir) as worker):
+          Worker("check", CHECK_SCHEMA, env=worker_env(forced=_CHECK_THREADS), cwd=workdir) as worker):
         with contextlib.suppress(WorkerEnded):
             worker.send("check", np.ascontiguousarray(states, dtype="<f8").tobytes(), source=source,
                         limits=limits.to_json(), call_budget_ms=call_budget_ms, rows=int(states.shape[0]),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import threading
 import time
 import typing
@@ -32,6 +31,7 @@ from lesr_local.rl.spec import (
     failed_result,
     spec_to_json,
 )
+from lesr_local.sandbox.environment import worker_env
 from lesr_local.sandbox.protocol import (
     BOOL,
     DICT,
@@ -245,6 +245,7 @@ def _progress_from(message: Message) -> TrainProgress:
 
 
 def training_env() -> dict[str, str]:
-    """This process's environment with THREAD_ENV's defaults: what every training worker starts with."""
-    return {**THREAD_ENV, **os.environ}
+    """What every training worker starts with: THREAD_ENV's defaults under the variables of this
+    process that `sandbox.environment` keeps (never the rest: tokens, keys, passwords)."""
+    return worker_env(defaults=THREAD_ENV)
 
