@@ -82,6 +82,9 @@ class RunConfig:
     executor: str = "local"  # local | ray: where trainings run (search.executors.make_executor)
     ray_address: str | None = None  # HOST:PORT of a Ray head, "auto", or "local" (a private cluster)
     train_threads: int = 0  # torch threads (= Ray num_cpus) per training; 0 = auto (1 on Ray)
+    # The user's opt-out (--unsafe-no-seccomp): check, train and render candidates even where the
+    # sandbox worker cannot install its seccomp filter (the walls fail closed without it).
+    unsafe_no_seccomp: bool = False
     td3: TD3Config = field(default_factory=TD3Config)
     eval: EvalConfig = field(default_factory=EvalConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)

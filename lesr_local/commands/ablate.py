@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
 from typing import Any
 
-from lesr_local.cli import add_home_option
+from lesr_local.cli import add_home_option, add_unsafe_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=None, metavar="W",
                         help="concurrent trainings (default: the run's setting, else the core count)")
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    add_unsafe_option(parser)
     parser.set_defaults(func=_handle)
 
 
@@ -42,6 +44,8 @@ def _handle(args: argparse.Namespace) -> int:
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
     with Store(home_from(args)) as store:
         plan = plan_ablation(store, args.run_id, variants, args.seeds, args.steps)
+        if args.unsafe_no_seccomp:
+            plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, unsafe_no_seccomp=True))
         if not args.json:
             print(f"ablating {plan.candidate_id} of run {plan.run_id}: {', '.join(plan.variants)} x seeds "
                   f"{plan.seeds} x {plan.steps} steps (run shaping: {plan.config.shaping})", file=sys.stderr)

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lesr_local.cli import add_home_option
+from lesr_local.cli import add_home_option, add_unsafe_option
 from lesr_local.errors import BadInput
 from lesr_local.procs import has_terminal
 
@@ -66,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", default=None, metavar="RUN_ID", help="continue a stopped or killed run")
     parser.add_argument("--headless", action="store_true", help="no TUI: progress on stderr (automatic without a TTY)")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line on stdout")
+    add_unsafe_option(parser)
     parser.set_defaults(func=_handle)
 
 
@@ -82,6 +83,8 @@ def build_config(args: argparse.Namespace) -> Any:
     overrides = {key: getattr(args, flag) for flag, key in _OVERRIDES.items()}
     if args.no_video:
         overrides["render_video"] = False
+    if args.unsafe_no_seccomp:
+        overrides["unsafe_no_seccomp"] = True
     return with_overrides(config, **overrides)
 
 
@@ -104,6 +107,8 @@ def _handle(args: argparse.Namespace) -> int:
         if args.ray_address is not None and args.executor != "ray":
             raise BadInput("--ray-address needs --executor ray")
         target: Any = args.resume
+        if args.unsafe_no_seccomp:
+            _opt_out_on_resume(home_from(args), args.resume)
     else:
         target = build_config(args)
         target = _with_executor(target, args)
@@ -117,6 +122,19 @@ def _handle(args: argparse.Namespace) -> int:
                 return int(live(None, home, resume_run_id=target))
             return int(live(target, home))
     return _headless(target, home, args.json, (args.executor, args.ray_address) if moved else None)
+
+
+def _opt_out_on_resume(home: Path, run_id: str) -> None:
+    """--resume with --unsafe-no-seccomp: the run's saved settings record the opt-out from now on."""
+    from lesr_local.config import RunConfig
+    from lesr_local.store import Store
+
+    with Store(home) as store:
+        run = store.get_run(run_id)
+        config = RunConfig.from_dict(run.config)
+        if not config.unsafe_no_seccomp:
+            config.unsafe_no_seccomp = True
+            store.set_run_config(run_id, config.to_dict())
 
 
 def _live_runner() -> Any:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import threading
 from typing import Any
 
-from lesr_local.cli import add_home_option
+from lesr_local.cli import add_home_option, add_unsafe_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=0, help="concurrent trainings (default: one per core)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    add_unsafe_option(parser)
     parser.set_defaults(func=_handle)
 
 
@@ -33,6 +35,8 @@ def _handle(args: argparse.Namespace) -> int:
 
     with Store(home_from(args)) as store:
         plan = plan_transfer(store, args.run_id, args.algo, args.seeds, args.steps)
+        if args.unsafe_no_seccomp:
+            plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, unsafe_no_seccomp=True))
         jobs = 2 * len(plan.seeds)
         executor = LocalProcessExecutor(min(jobs, args.workers or default_workers()))
         cancel = threading.Event()

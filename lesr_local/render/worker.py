@@ -55,6 +55,7 @@ class RenderJob:
     max_fps: float = 0.0  # keep every k-th frame so that fps / k <= max_fps (0 = every frame)
     address_space_mb: int = 8192
     cpu_seconds: int = 600
+    unsafe_no_seccomp: bool = False  # the user's opt-out: run F even where seccomp cannot go up
 
 
 @dataclass

@@ -9,7 +9,8 @@ module from `sys.modules` itself, so the restricted import only has to succeed f
 return the real module.
 
 NEVER call `load_candidate` in the engine or UI process: it refuses to run in a process that has not
-applied the sandbox limits (`sandbox.limits.apply_limits`).
+applied the sandbox limits (`sandbox.limits.apply_limits`), and in one whose seccomp filter is not up
+unless the user opted out (`SandboxRefused`; see `sandbox.limits`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from lesr_local.candidates.allowlists import (
 )
 from lesr_local.candidates.policy import check_policy, strip_annotations
 from lesr_local.errors import BadInput, describe_exception
-from lesr_local.sandbox.limits import is_sandboxed
+from lesr_local.sandbox.limits import SandboxRefused, candidate_refusal, is_sandboxed
 
 
 class CandidateRejected(BadInput):
@@ -124,10 +125,14 @@ def load_candidate(source: str) -> CandidateFunctions:
     """Policy-check and execute `source` in a stripped namespace; raise CandidateRejected(reason).
 
     Refuses (NotSandboxed) to run in a process that has not called `apply_limits`: candidate code
-    never runs in the engine or UI process.
+    never runs in the engine or UI process; and (SandboxRefused) where the seccomp filter could not
+    be installed, unless the limits carried the user's opt-out.
     """
     if not is_sandboxed():
         raise NotSandboxed("load_candidate needs a worker process that called apply_limits first")
+    refusal = candidate_refusal()
+    if refusal is not None:
+        raise SandboxRefused(refusal)
     reason = check_policy(source)
     if reason is not None:
         raise CandidateRejected(reason)

@@ -181,7 +181,7 @@ def _spec(plan: AblationPlan, variant: str, seed: int, settings: VariantSettings
         env_id=cfg.env_id, steps=plan.steps, seed=seed, candidate_source=plan.code if settings.uses_code else None,
         intrinsic_weight=settings.weight, shaping=settings.shaping, observation=settings.observation,
         td3=cfg.td3, eval=cfg.eval, checkpoint_dir=folder, checkpoint_every=max(cfg.eval.every, plan.steps // 20),
-        env_spec=cfg.env_spec, workers=workers,
+        env_spec=cfg.env_spec, workers=workers, unsafe_no_seccomp=cfg.unsafe_no_seccomp,
     )
 
 

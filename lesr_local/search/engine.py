@@ -402,7 +402,8 @@ class _Loop:
             from lesr_local.render.video import render_policy_video
 
             info = render_policy_video(self.config.env_id, chosen.policy_path, best.code, out, episodes=1,
-                                       env_spec=self.config.env_spec, cancel=self.halt)
+                                       env_spec=self.config.env_spec, cancel=self.halt,
+                                       unsafe_no_seccomp=self.config.unsafe_no_seccomp)
         except Exception as exc:  # noqa: BLE001 - a missing video is a warning, not a failed run
             self._check()
             self.sink(ev.Log(self.run_id, level="warning", message=f"no video: {type(exc).__name__}: {exc}"))
@@ -440,7 +441,7 @@ class _Loop:
             checkpoint_every=max(cfg.eval.every, cand.total_steps // 20),
             threads=cfg.train_threads,  # 0: the worker picks (procs.threads_per_worker)
             env_spec=cfg.env_spec, policy_path=policy_path(self.run_dir, cand.candidate_id),
-            workers=self.executor.workers, pause_at_step=pause_at,
+            workers=self.executor.workers, pause_at_step=pause_at, unsafe_no_seccomp=cfg.unsafe_no_seccomp,
         )
         future = self.executor.submit(
             spec, lambda p: self.recorder.progress(job, p), self.halt, lambda: self.recorder.started(job),

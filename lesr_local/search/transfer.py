@@ -88,6 +88,7 @@ def transfer_spec(plan: TransferPlan, arm: str, seed: int, folder: Path, *, devi
         td3=td3, eval=dataclasses.replace(config.eval), checkpoint_dir=folder / f"{arm}-s{seed}",
         checkpoint_every=max(1000, plan.steps // 10), device=device, env_spec=config.env_spec,
         policy_path=folder / f"{arm}-s{seed}.safetensors", workers=workers, algo=plan.algo,
+        unsafe_no_seccomp=config.unsafe_no_seccomp,
     )
 
 
