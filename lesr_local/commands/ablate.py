@@ -84,7 +84,7 @@ def print_ablation(report: dict[str, Any]) -> None:
 
     from lesr_local.search.ablation import difference_text
 
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = Console(width=None if sys.stdout.isatty() else 160, markup=False)  # ids and reasons from the store
     table = Table(title=f"ablation of {report['candidate_id']}: {report['steps']} steps, seeds {report['seeds']}")
     for name in ("variant", "per seed", "mean ± std", "IQM", "Δ vs raw (bootstrap 95% CI, t 95% CI)"):
         table.add_column(name)

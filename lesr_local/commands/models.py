@@ -62,7 +62,7 @@ def _list(args: argparse.Namespace) -> int:
             str(m.context_length or "?"), "yes" if m.chat_template else "no", "*" if m.default else "",
             m.source, str(m.path),
         )
-    Console().print(table)
+    Console(markup=False).print(table)  # names and paths from the file system
     _, problems = scan_models(prepare_default=False)
     for problem in problems:
         print(f"skipped {problem.path}: {problem.reason}", file=sys.stderr)

@@ -223,7 +223,7 @@ class _Reporter:
         if not quiet:
             from rich.console import Console
 
-            self.console = Console(stderr=True)
+            self.console = Console(stderr=True, markup=False)
             self._status = self.console.status("starting the training worker ...")
             self._status.start()
 
@@ -245,8 +245,9 @@ class _Reporter:
 def _print_summary(result: Any, names: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console()
+    console = Console(markup=False)  # dim names come from env spec files and candidate code
     curve = Table(title="evaluation curve", show_edge=False)
     curve.add_column("step", justify="right")
     curve.add_column("value", justify="right")
@@ -258,8 +259,8 @@ def _print_summary(result: Any, names: list[str]) -> None:
         curve.add_row(str(step), f"{value:.2f}", "█" * max(width, 1))
     console.print(curve)
     score = "n/a" if result.score is None else f"{result.score:.2f}"
-    console.print(f"score (mean of the last evaluations): [bold]{score}[/bold]   "
-                  f"{result.steps_per_s:.1f} steps/s")
+    console.print(Text.assemble("score (mean of the last evaluations): ", (score, "bold"),
+                                f"   {result.steps_per_s:.1f} steps/s"))
     if result.lipschitz is not None:
         lip = Table(title="Lipschitz constant per feature dim (vs extrinsic reward)", show_edge=False)
         lip.add_column("dim", justify="right")

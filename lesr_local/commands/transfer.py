@@ -74,7 +74,7 @@ class _Progress:
         if not quiet:
             from rich.console import Console
 
-            self.console = Console(stderr=True)
+            self.console = Console(stderr=True, markup=False)  # reasons and ids come from the store
             verb = "continuing" if plan.continued else "starting"
             self.console.print(f"{verb} transfer {plan.transfer_id}: {plan.algo.upper()} on {plan.env_id}, "
                                f"best ({plan.source_candidate_id}) and raw state, seeds "

@@ -96,7 +96,7 @@ class LesrApp(App[int]):
                         screen.refresh_status()
                 visible = isinstance(self.screen, LiveRunScreen) and self.screen.session is session
                 if not visible:
-                    self.notify(f"{session.title}: {session.state.status}", title="Run ended")
+                    self.notify(f"{session.title}: {session.state.status}", title="Run ended", markup=False)
 
     # ------------------------------------------------------------------ runs
 
@@ -117,10 +117,10 @@ class LesrApp(App[int]):
         try:
             run = self.store.get_run(run_id)
         except LesrError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return None
         if run.status == "finished":
-            self.notify(f"run {run_id} already finished; nothing to resume", severity="warning")
+            self.notify(f"run {run_id} already finished; nothing to resume", severity="warning", markup=False)
             return None
         session = RunSession(self.home, resume_run_id=run_id)
         session.state.env_id = run.env_id

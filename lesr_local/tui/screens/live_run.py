@@ -150,7 +150,8 @@ class LiveRunScreen(Screen[None]):
 
     def _on_finished(self, event: ev.RunFinished) -> None:
         severity = "information" if event.status == "finished" else "warning"
-        self.notify(f"run {event.status}" + (f": {event.reason}" if event.reason else ""), severity=severity)
+        self.notify(f"run {event.status}" + (f": {event.reason}" if event.reason else ""), severity=severity,
+                    markup=False)
 
     def refresh_status(self) -> None:
         state = self.session.state

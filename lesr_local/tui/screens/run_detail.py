@@ -15,7 +15,15 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from lesr_local.errors import LesrError
 from lesr_local.search.ablation import ablation_report, difference_text
 from lesr_local.search.headline import headline_text, run_headline
-from lesr_local.tui.format import fmt_delta, fmt_duration, fmt_mean_std, fmt_score, fmt_time, status_text
+from lesr_local.tui.format import (
+    fmt_delta,
+    fmt_duration,
+    fmt_mean_std,
+    fmt_score,
+    fmt_time,
+    plain,
+    status_text,
+)
 from lesr_local.tui.services import AppServices
 from lesr_local.tui.widgets.transfer_panel import TransferPanel
 
@@ -130,10 +138,10 @@ class RunDetailScreen(Screen[None]):
         table.clear()
         for cand in self.candidates:
             table.add_row(
-                cand.candidate_id, cand.kind, "" if cand.iteration is None else str(cand.iteration),
+                plain(cand.candidate_id), plain(cand.kind), plain("" if cand.iteration is None else cand.iteration),
                 status_text(cand.status), Text(fmt_score(cand.score), justify="right"),
                 fmt_delta(cand.score, baseline if cand.kind == "search" and cand.stopped_at_step is None else None),
-                _one_line(cand.reason or ""), key=cand.candidate_id,
+                plain(_one_line(cand.reason or "")), key=cand.candidate_id,
             )
         if self.candidates:
             table.move_cursor(row=max(0, min(cursor, len(self.candidates) - 1)))
