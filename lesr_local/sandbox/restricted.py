@@ -1,12 +1,17 @@
 """Restricted execution of candidate code: the AST policy again, then exec in a stripped namespace.
 
 The namespace has a small builtins allowlist and a restricted `__import__` that hands out read-only
-proxies of numpy and math exposing only allowlisted names. Nothing outside that surface is
-reachable through it, whatever the AST policy let through: numpy's own lazy imports of its
-internals (`numpy._core._methods` for `ndarray.max`, ...) go through the calling frame's
-`__import__` too, but CPython's `PyImport_Import` ignores what `__import__` returns and fetches the
-module from `sys.modules` itself, so the restricted import only has to succeed for them, never to
-return the real module.
+proxies of numpy and math exposing only allowlisted names. What it limits is names: no builtin, module
+or numpy/math member outside the allowlists can be reached by name, whatever the AST policy let
+through. numpy's own lazy imports of its internals (`numpy._core._methods` for `ndarray.max`, ...) go
+through the calling frame's `__import__` too, but CPython's `PyImport_Import` ignores what
+`__import__` returns and fetches the module from `sys.modules` itself, so the restricted import only
+has to succeed for them, never to return the real module.
+
+It does not limit attributes: the values candidate code holds keep all of theirs (`np.zeros(2).ctypes`,
+`.tofile`, a function's `__globals__`). The AST policy's attribute allowlist and its ban on dunder names
+(`candidates.policy`) refuse those, and the OS walls (read-only file system, RLIMIT_FSIZE 0, seccomp)
+stop what they could do; this namespace is not a wall against them.
 
 NEVER call `load_candidate` in the engine or UI process: it refuses to run in a process that has not
 applied the sandbox limits (`sandbox.limits.apply_limits`), and in one whose seccomp filter is not up
