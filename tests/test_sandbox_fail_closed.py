@@ -128,3 +128,23 @@ def test_doctor_says_candidate_code_would_be_refused(tmp_path: Path) -> None:
     assert sandbox["detail"].startswith("candidate code would be REFUSED on this machine")
     assert "--unsafe-no-seccomp" in sandbox["hint"]
     assert "seccomp" not in sandbox["data"]["walls"]
+
+
+def test_the_opt_out_reaches_the_run_config_and_a_resumed_run_records_it(tmp_path: Path) -> None:
+    from lesr_local.cli import build_parser
+    from lesr_local.commands.run import _opt_out_on_resume, build_config
+    from lesr_local.config import RunConfig, load_toml
+    from lesr_local.store.db import Store
+    from tests.helpers_tui import make_finished_run
+
+    parse = build_parser().parse_args
+    assert build_config(parse(["run", "--env", ENV, "--unsafe-no-seccomp"])).unsafe_no_seccomp is True
+    assert build_config(parse(["run", "--env", ENV])).unsafe_no_seccomp is False  # never on by default
+    toml = tmp_path / "run.toml"
+    toml.write_text(f'env_id = "{ENV}"\nunsafe_no_seccomp = true\n')
+    assert load_toml(toml).unsafe_no_seccomp is True
+    home = tmp_path / "home"
+    run_id = make_finished_run(home, status="interrupted")
+    _opt_out_on_resume(home, run_id)
+    with Store(home) as store:
+        assert RunConfig.from_dict(store.get_run(run_id).config).unsafe_no_seccomp is True
