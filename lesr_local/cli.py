@@ -38,6 +38,16 @@ def add_home_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_unsafe_option(parser: argparse.ArgumentParser) -> None:
+    """--unsafe-no-seccomp on every command that runs candidate code: the walls fail closed without it."""
+    parser.add_argument(
+        "--unsafe-no-seccomp", action="store_true",
+        help="run candidate code even where the sandbox's seccomp filter cannot be installed (UNSAFE: "
+             "nothing then denies it sockets, file writes or new processes; `lesr doctor` says if this "
+             "machine needs it)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lesr", description="LESR on your own machine: local LLM + TD3 on MuJoCo.")
     parser.add_argument("--version", action="version", version=f"lesr-local {__version__}")

@@ -98,6 +98,9 @@ class RunConfig:
     # Take a finished training with the same key from the home instead of training it again
     # (trainings/keys.py says what the key covers); False: `--no-reuse`, everything trained afresh.
     reuse: bool = True
+    # The user's opt-out (--unsafe-no-seccomp): check, train and render candidates even where the
+    # sandbox worker cannot install its seccomp filter (the walls fail closed without it).
+    unsafe_no_seccomp: bool = False
     td3: TD3Config = field(default_factory=TD3Config)
     eval: EvalConfig = field(default_factory=EvalConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)

@@ -1,8 +1,10 @@
 """The sandbox's own walls, tested in real subprocesses (apply_limits is irreversible).
 
-These prove what docs/ARCHITECTURE.md claims: after apply_limits, a worker cannot start processes,
-open network sockets or write files, while threads still work; and code executed in the stripped
-namespace (even code the AST policy would have refused) finds no open, no imports and no numpy I/O.
+These prove what docs/ARCHITECTURE.md claims: with the limits a check worker and a training worker
+really get (`candidates.checks.default_check_limits`, `rl.sandboxing.training_limits`), a worker cannot
+start processes, open network sockets or write files, while threads still work; and code executed in
+the stripped namespace (even code the AST policy would have refused) finds no open, no imports and no
+numpy member outside the allowlist (attributes of the values it holds are a matter for the policy).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ PROBE = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     import numpy as np
     from lesr_local.sandbox.limits import SandboxLimits, apply_limits
-    report = apply_limits(SandboxLimits({limits}))
+    {setup}
+    report = apply_limits(limits)
     out = {{"report": {{"seccomp": report.seccomp, "netns": report.network_namespace,
                         "read_only": report.read_only_fs, "rlimits": report.rlimits,
                         "processes_blocked": report.processes_blocked, "network_cut": report.network_cut}}}}
@@ -57,9 +60,14 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def _probe(tmp_path: Path, limits: str = "") -> dict:
+CHECK_LIMITS = "from lesr_local.candidates.checks import default_check_limits; limits = default_check_limits()"
+TRAINING_LIMITS = ("from lesr_local.rl.sandboxing import training_limits; from lesr_local.rl.spec import TrainSpec; "
+                   "limits = training_limits(TrainSpec(env_id='InvertedPendulum-v5', steps=100_000))")
+
+
+def _probe(tmp_path: Path, setup: str) -> dict:
     canary = tmp_path / "canary.txt"
-    script = PROBE.format(root=str(ROOT), limits=limits, canary=str(canary), readable=__file__)
+    script = PROBE.format(root=str(ROOT), setup=setup, canary=str(canary), readable=__file__)
     proc = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60,
                           cwd=tmp_path, env={"OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -67,8 +75,8 @@ def _probe(tmp_path: Path, limits: str = "") -> dict:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="seccomp and namespaces are Linux features")
-def test_default_limits_lock_the_worker_down(tmp_path: Path) -> None:
-    out = _probe(tmp_path)
+def test_check_worker_limits_lock_the_worker_down(tmp_path: Path) -> None:
+    out = _probe(tmp_path, CHECK_LIMITS)
     report = out["report"]
     assert report["seccomp"] and report["read_only"] and report["processes_blocked"] and report["network_cut"]
     assert report["rlimits"]["RLIMIT_AS"] == 1024 * 1024 * 1024
@@ -87,13 +95,20 @@ def test_default_limits_lock_the_worker_down(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="seccomp and namespaces are Linux features")
-def test_training_style_limits_keep_files_and_memory(tmp_path: Path) -> None:
-    # What the training worker passes: no address-space cap, checkpoints allowed, no processes.
-    out = _probe(tmp_path, "address_space_mb=None, file_size_mb=None, read_only_fs=False, open_files=None")
-    assert out["report"]["seccomp"] and not out["report"]["read_only"]
-    assert out["create"] == "allowed" and out["mkdir"] == "allowed"
-    assert out["fork"] == "blocked:1" and out["inet"] == "blocked:97" and out["thread"] is True
+def test_training_worker_limits_keep_memory_but_no_files(tmp_path: Path) -> None:
+    # What a training worker gets: room for torch, its replay buffer and headroom, no CPU cap (the
+    # parent's hang watchdog), and no file writes at all (checkpoints and policies stream to the parent).
+    out = _probe(tmp_path, TRAINING_LIMITS)
+    report = out["report"]
+    assert report["seccomp"] and report["read_only"] and report["processes_blocked"] and report["network_cut"]
+    assert report["rlimits"]["RLIMIT_FSIZE"] == 0 and report["rlimits"]["RLIMIT_NOFILE"] == 256
+    assert "RLIMIT_CPU" not in report["rlimits"]
+    assert report["rlimits"]["RLIMIT_AS"] > 6144 * 2**20  # what torch mapped + the buffer + 6 GB
+    assert out["create"] == "blocked:30" and out["mkdir"] == "blocked:30"
+    assert out["fork"] == "blocked:1" and out["spawn"] == "blocked:1" and out["inet"] == "blocked:97"
+    assert out["thread"] is True and out["read"] == "allowed"
     assert out["big_alloc"] == "allowed"
+    assert list(tmp_path.iterdir()) == []
 
 
 BYPASS = textwrap.dedent("""
@@ -124,6 +139,8 @@ BYPASS = textwrap.dedent("""
         "print": "print('hello from candidate')",
         "np_sum": "np.sum([1, 2])",
         "math_sqrt": "math.sqrt(4.0)",
+        "ndarray_ctypes": "np.zeros(2).ctypes.data",
+        "ndarray_tofile": "np.zeros(2).tofile",
     }}
     for key, code in snippets.items():
         namespace = make_namespace()
@@ -155,6 +172,10 @@ def test_stripped_namespace_holds_even_without_the_policy(tmp_path: Path) -> Non
         assert out[key] == "AttributeError", key
     assert out["print"] == "ok" and "hello" not in proc.stdout  # print is a no-op
     assert out["np_sum"] == "ok" and out["math_sqrt"] == "ok"
+    # The namespace limits names, not attributes: a value's own attributes stay reachable from it.
+    # The AST policy refuses them (tests/data/candidates/hostile/15_ndarray_ctypes.py, 16_ndarray_tofile.py)
+    # and the OS walls (read-only fs, file size 0, seccomp) stop what they could do.
+    assert out["ndarray_ctypes"] == "ok" and out["ndarray_tofile"] == "ok"
     assert list(tmp_path.iterdir()) == []
 
 

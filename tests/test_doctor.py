@@ -22,6 +22,8 @@ def test_doctor_json_reports_every_check(home: Path) -> None:
     assert checks["mujoco"]["data"]["version"]
     walls = checks["sandbox"]["data"]["walls"]  # read back from a real sandboxed worker
     assert "seccomp" in walls and "read-only-fs" in walls and checks["sandbox"]["ok"]
+    assert checks["sandbox"]["data"]["candidate_code"] == "allowed"
+    assert checks["sandbox"]["detail"].startswith("candidate code runs here")
     assert proc.returncode == (0 if report["ok"] else 1)
 
 

@@ -88,25 +88,25 @@ def test_member_slice_gives_input_grad_without_touching_weight_grads() -> None:
         net.backward(inputs, torch.ones_like(out), members=slice(1, 2))
 
 
-def test_flat_adam_matches_torch_adam_fused_and_unfused() -> None:
-    torch.manual_seed(2)
-    results = []
-    for fused in (True, False):
-        torch.manual_seed(3)
-        net = StackedMLP(1, (3, 6, 2), torch.device("cpu"))
-        param = net.data.clone().requires_grad_(True)
-        reference = torch.optim.Adam([param], lr=1e-2)
-        opt = FlatAdam(net, 1e-2, fused=fused)
-        assert opt.fused == fused  # this CPU torch build has the fused kernel
-        for _ in range(5):
-            g = torch.randn_like(net.data)
-            net.grad.copy_(g)
-            param.grad = g.clone()
-            opt.step()
-            reference.step()
-        assert torch.allclose(net.data, param.detach(), atol=1e-6)
-        results.append(net.data.clone())
-    assert torch.allclose(results[0], results[1], atol=1e-6)
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "plain"])
+def test_flat_adam_matches_torch_adam(fused: bool) -> None:
+    """Both paths step like torch.optim.Adam (so they match each other too)."""
+    torch.manual_seed(3)
+    net = StackedMLP(1, (3, 6, 2), torch.device("cpu"))
+    opt = FlatAdam(net, 1e-2, fused=fused)
+    if fused and not opt.fused:
+        pytest.skip(f"this torch build ({torch.__version__}) has no fused Adam kernel (torch._fused_adam_) "
+                    "for CPU tensors; FlatAdam uses the plain path, tested alongside")
+    assert opt.fused == fused
+    param = net.data.clone().requires_grad_(True)
+    reference = torch.optim.Adam([param], lr=1e-2)
+    for _ in range(5):
+        g = torch.randn_like(net.data)
+        net.grad.copy_(g)
+        param.grad = g.clone()
+        opt.step()
+        reference.step()
+    assert torch.allclose(net.data, param.detach(), atol=1e-6)
 
 
 def _reference_from(ours: TD3, cfg: TD3Config) -> AutogradTD3:

@@ -187,3 +187,26 @@ def test_pause_at_step_then_continue_trains_no_step_twice(tmp_path: Path) -> Non
     # every env step trained exactly once: 700 in the first session, 800 in the second
     assert progress == sorted(progress) and len(set(progress)) == len(progress)
     assert rest.buffer.size == 1500
+
+
+def test_source_check_samples_calls_a_candidate_cannot_predict() -> None:
+    """Code that counts its calls and alters s only where a fixed schedule never looks is caught
+    within a bounded number of calls, in every one of many fresh trainings."""
+    from lesr_local.rl.features import SOURCE_CHECK_FIRST, CandidateError, RuntimeChecks
+
+    caught_at = []
+    for _ in range(20):
+        calls = [0]
+
+        def revise(s: np.ndarray, calls: list[int] = calls) -> np.ndarray:
+            calls[0] += 1
+            head = s + 1.0 if calls[0] > SOURCE_CHECK_FIRST and calls[0] % 50 else s
+            return np.concatenate([head, [1.0]])
+
+        features = Features(revise, lambda fs: 0.0, checks=RuntimeChecks())
+        with pytest.raises(CandidateError, match="changed source dim 0"):
+            for step in range(SOURCE_CHECK_FIRST + 2000):
+                features.transform(np.zeros(3), f"at step {step}")
+        caught_at.append(features.calls)
+    assert max(caught_at) < SOURCE_CHECK_FIRST + 2000  # (49/50)^2000: never missed in practice
+    assert len(set(caught_at)) > 1  # a different schedule in every training

@@ -56,6 +56,7 @@ def test_candidate_training_in_the_sandbox_streams_progress_and_saves_the_policy
     assert [e.evaluation for e in events if e.evaluation is not None] == result.curve
     assert events[-1].step == 900 and all(e.total_steps == 900 for e in events)
     assert result.peak_rss_mb > 50
+    assert "seccomp" in result.walls and "read-only-fs" in result.walls  # the worker's walls message
     loaded = load_policy(policy)
     assert loaded.meta.candidate_source == GOOD and loaded.meta.feature_dim == 6
 

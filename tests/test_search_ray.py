@@ -261,6 +261,7 @@ def test_relayed_frames_drive_the_same_supervision_as_a_local_training(tmp_path:
         if outcome is not None:
             break
     assert outcome is not None and outcome.status == "finished", outcome
+    assert "seccomp" in outcome.walls and "network-namespace" in outcome.walls  # from the node's walls message
     assert placed == [("n1", "h1")] and progress and progress[-1] <= 600
     assert outcome.policy_path == str(spec.policy_path) and spec.policy_path.is_file()
     assert has_checkpoint(spec.checkpoint_dir)

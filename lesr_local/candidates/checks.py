@@ -2,12 +2,15 @@
 
 `check_candidate(source, env_id)` never executes candidate code in this process: it samples real
 states from short random rollouts of the env (data, safe to pass on), then runs `candidates.worker`
-through `sandbox.entry` (namespaces, limits, seccomp) and kills it past the wall-clock limit.
+through `sandbox.entry` (namespaces, limits, seccomp) and kills it past the wall-clock limit. Where
+the worker's seccomp filter cannot go up, the check raises `SandboxRefused` (unless the caller passes
+the user's `unsafe_no_seccomp` opt-out): a machine's missing wall is no verdict on the candidate.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import signal
 import tempfile
@@ -21,26 +24,26 @@ from lesr_local.candidates.policy import check_policy
 from lesr_local.candidates.semantics import DEFAULT_CALL_BUDGET_MS, CheckResult, semantic_check
 from lesr_local.candidates.worker import CHECK_SCHEMA
 from lesr_local.envs.check_states import spread_states
-from lesr_local.errors import LesrError
-from lesr_local.sandbox.limits import SandboxLimits
+from lesr_local.errors import LesrError, one_line
+from lesr_local.sandbox.environment import worker_env
+from lesr_local.sandbox.limits import SandboxLimits, SandboxRefused
 from lesr_local.sandbox.protocol import ProtocolError
 from lesr_local.sandbox.supervisor import Worker, WorkerEnded
 
 __all__ = ["CheckResult", "check_candidate", "check_source_on_states", "semantic_check", "CHECK_STATES"]
 
 CHECK_STATES = 64  # states each candidate is checked on: resets of 4 episodes + 60 spread over 4 x 300 steps
-_WORKER_ENV = {
-    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-    "PYTHONHASHSEED": "0", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-}
+# One thread each: a check sees 64 states. (PYTHON* settings would be ignored: workers run `python -I`.)
+_CHECK_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def check_candidate(source: str, env_id: str, env_spec: str | None = None, *,
-                    limits: SandboxLimits | None = None,
-                    call_budget_ms: float = DEFAULT_CALL_BUDGET_MS) -> CheckResult:
+                    limits: SandboxLimits | None = None, call_budget_ms: float = DEFAULT_CALL_BUDGET_MS,
+                    unsafe_no_seccomp: bool = False) -> CheckResult:
     """Policy + semantic checks of `source` on real states of `env_id` (a sandboxed subprocess)."""
     states = env_states(env_id, env_spec)
-    return check_source_on_states(source, states, limits=limits, call_budget_ms=call_budget_ms)
+    return check_source_on_states(source, states, limits=limits, call_budget_ms=call_budget_ms,
+                                  unsafe_no_seccomp=unsafe_no_seccomp)
 
 
 @functools.lru_cache(maxsize=8)
@@ -57,9 +60,16 @@ def env_states(env_id: str, env_spec: str | None = None, n: int = CHECK_STATES, 
     return _cached_states(env_id, env_spec, n, seed)
 
 
+def default_check_limits() -> SandboxLimits:
+    """The limits of a check worker unless the caller passes others."""
+    return SandboxLimits()
+
+
 def check_source_on_states(source: str, states: np.ndarray, *, limits: SandboxLimits | None = None,
-                           call_budget_ms: float = DEFAULT_CALL_BUDGET_MS) -> CheckResult:
-    """Check `source` on `states` (n x D): the policy here, the rest in a sandboxed worker."""
+                           call_budget_ms: float = DEFAULT_CALL_BUDGET_MS,
+                           unsafe_no_seccomp: bool = False) -> CheckResult:
+    """Check `source` on `states` (n x D): the policy here, the rest in a sandboxed worker.
+    Raises SandboxRefused where the worker's seccomp filter is not up and `unsafe_no_seccomp` is False."""
     states = np.asarray(states, dtype=np.float64)
     if states.ndim != 2 or states.shape[0] == 0:
         raise LesrError(f"check states must be a non-empty 2-D array, got shape {states.shape}")
@@ -67,7 +77,8 @@ def check_source_on_states(source: str, states: np.ndarray, *, limits: SandboxLi
     reason = check_policy(source)
     if reason is not None:
         return CheckResult(False, reason, dim)
-    return _run_worker(source, states, limits or SandboxLimits(), call_budget_ms)
+    limits = dataclasses.replace(limits or default_check_limits(), unsafe_no_seccomp=unsafe_no_seccomp)
+    return _run_worker(source, states, limits, call_budget_ms)
 
 
 PROBE_CANDIDATE = ("import numpy as np\n\ndef revise_state(s):\n    return np.concatenate([s, [1.0]])\n\n"
@@ -75,10 +86,16 @@ PROBE_CANDIDATE = ("import numpy as np\n\ndef revise_state(s):\n    return np.co
 
 
 def sandbox_walls() -> dict[str, Any]:
-    """Which walls a real check worker has up on this machine (`lesr doctor`), as its report says."""
-    walls: dict[str, Any] = {}
+    """Which walls a real check worker has up on this machine (`lesr doctor`), as its report says,
+    whether it loaded a harmless candidate (`probe_valid`), and why it refused to (`refused`)."""
+    walls: dict[str, Any] = {"refused": None}
     states = np.zeros((2, 3))
-    result = _run_worker(PROBE_CANDIDATE, states, SandboxLimits(), DEFAULT_CALL_BUDGET_MS, on_walls=walls.update)
+    try:
+        result = _run_worker(PROBE_CANDIDATE, states, default_check_limits(), DEFAULT_CALL_BUDGET_MS,
+                             on_walls=walls.update)
+    except SandboxRefused as exc:
+        walls.update(refused=str(exc), probe_valid=False)
+        return walls
     walls["probe_valid"] = result.valid
     return walls
 
@@ -88,16 +105,17 @@ def _run_worker(source: str, states: np.ndarray, limits: SandboxLimits, call_bud
     dim = int(states.shape[1])
     stages: list[str] = []
     result: CheckResult | None = None
+    refused: str | None = None
     timed_out = broken = False
     with (tempfile.TemporaryDirectory(prefix="lesr-check-") as workdir,
-          Worker("check", CHECK_SCHEMA, env=_WORKER_ENV, cwd=workdir) as worker):
+          Worker("check", CHECK_SCHEMA, env=worker_env(forced=_CHECK_THREADS), cwd=workdir) as worker):
         with contextlib.suppress(WorkerEnded):
             worker.send("check", np.ascontiguousarray(states, dtype="<f8").tobytes(), source=source,
                         limits=limits.to_json(), call_budget_ms=call_budget_ms, rows=int(states.shape[0]),
                         cols=dim)
         worker.close_input()
         deadline = time.monotonic() + limits.wall_seconds
-        while result is None:
+        while result is None and refused is None:
             left = deadline - time.monotonic()
             if left <= 0:
                 timed_out = True
@@ -116,10 +134,14 @@ def _run_worker(source: str, states: np.ndarray, limits: SandboxLimits, call_bud
                 stages.append(message["stage"])
                 if on_walls is not None and message.get("report") is not None:
                     on_walls(message["report"])
+            elif message.type == "refused":
+                refused = one_line(message["reason"], 500)
             else:
                 result = _result_from(message.header)
         returncode = worker.wait(5)
         stderr = "\n".join(worker.stderr_tail)
+    if refused is not None:
+        raise SandboxRefused(refused)
     if result is not None:
         return result
     stage = stages[-1] if stages else None

@@ -102,8 +102,10 @@ def remember_verdict(model: ModelInfo, verdict: FreeFormVerdict) -> None:
         tmp.unlink(missing_ok=True)  # a read-only cache only means measuring again next time
 
 
-def measure_free_form(client: Any, model: ModelInfo, samples: int = PROBE_SAMPLES, seed: int = 0) -> FreeFormVerdict:
-    """Generate `samples` unconstrained candidates with `client` (a started LLMClient) and check them."""
+def measure_free_form(client: Any, model: ModelInfo, samples: int = PROBE_SAMPLES, seed: int = 0, *,
+                      unsafe_no_seccomp: bool = False) -> FreeFormVerdict:
+    """Generate `samples` unconstrained candidates with `client` (a started LLMClient) and check them
+    (`unsafe_no_seccomp`: the user's opt-out, see `candidates.checks`)."""
     env = get_env_info(PROBE_ENV)
     prompt = initial_prompt(env)
     started = time.perf_counter()
@@ -114,7 +116,8 @@ def measure_free_form(client: Any, model: ModelInfo, samples: int = PROBE_SAMPLE
                                   seed=seed * 100_003 + k, stop=list(CODE_STOP))
         outcome = sample_valid_candidate(
             client, env, focus_prompt(prompt, env, 0, k, seed), params, 0,
-            lambda code: check_candidate(code, env.env_id), model=model, system=SYSTEM_PROMPT,
+            lambda code: check_candidate(code, env.env_id, unsafe_no_seccomp=unsafe_no_seccomp), model=model,
+            system=SYSTEM_PROMPT,
         )
         if outcome.valid:
             valid += 1
@@ -128,7 +131,8 @@ def measure_free_form(client: Any, model: ModelInfo, samples: int = PROBE_SAMPLE
 
 
 def decide_constrain(mode: str, model: ModelInfo, client: Callable[[], Any] | None = None,
-                     on_measure: Callable[[], None] | None = None) -> tuple[bool, FreeFormVerdict | None]:
+                     on_measure: Callable[[], None] | None = None, *,
+                     unsafe_no_seccomp: bool = False) -> tuple[bool, FreeFormVerdict | None]:
     """(constrain?, the verdict it rests on). `client` returns a started LLMClient for `model`; with
     it, `auto` measures a model it has no verdict for (`on_measure` is called first: it takes a while)."""
     if mode in ("on", "off"):
@@ -140,7 +144,7 @@ def decide_constrain(mode: str, model: ModelInfo, client: Callable[[], Any] | No
         if on_measure is not None:
             on_measure()
         try:
-            verdict = measure_free_form(client(), model)
+            verdict = measure_free_form(client(), model, unsafe_no_seccomp=unsafe_no_seccomp)
         except PromptTooLong:
             return use_grammar("auto", model), None  # a context this small cannot take the probe's prompt
         remember_verdict(model, verdict)

@@ -3,7 +3,8 @@ the candidate and runs the semantic checks on the states the parent sent.
 
 Protocol (`sandbox.protocol`, no pickle either way): the parent sends one `check` message (source,
 limits, budget; the states as raw float64 bytes in the payload); the worker answers with `stage`
-marks (limits, load, check) and one `result`. The parent validates each one against CHECK_SCHEMA.
+marks (limits, load, check) and one `result`, or `refused` when the sandbox walls candidate code needs
+are not up (`sandbox.limits.SandboxRefused`; nothing of the candidate ran). The parent validates each one against CHECK_SCHEMA.
 
 This module must stay light: numpy and the candidates package only (no torch, no gymnasium), so one
 check costs about one Python + numpy start-up.
@@ -17,7 +18,7 @@ import numpy as np
 
 from lesr_local.candidates.semantics import CheckResult, semantic_check
 from lesr_local.sandbox import protocol
-from lesr_local.sandbox.limits import SandboxLimits, apply_limits
+from lesr_local.sandbox.limits import SandboxLimits, SandboxRefused, apply_limits
 from lesr_local.sandbox.protocol import (
     BOOL,
     DICT,
@@ -38,6 +39,7 @@ REQUEST_SCHEMA = Schema("engine", {
 }, max_string=200_000)
 CHECK_SCHEMA = Schema("check worker", {
     "stage": MessageSpec(required={"stage": STR}, optional={"report": DICT}),
+    "refused": MessageSpec(required={"reason": STR}),
     "result": MessageSpec(required={"valid": BOOL, "state_dim": INT},
                           optional={"reason": optional(STR), "feature_dim": optional(INT),
                                     "extra_dims": optional(INT), "mean_call_ms": optional(NUM)}),
@@ -70,6 +72,9 @@ def _serve(source: str, states: np.ndarray, limits: SandboxLimits, budget_ms: fl
     progress["candidate"] = True  # from here on, a failure is the candidate's
     try:
         funcs = load_candidate(source)
+    except SandboxRefused as exc:  # not the candidate's fault: the machine's
+        protocol.send(out, "refused", reason=str(exc))
+        return
     except CandidateRejected as exc:
         _result(out, CheckResult(False, str(exc), int(states.shape[1])))
         return

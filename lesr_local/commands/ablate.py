@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
 from typing import Any
 
-from lesr_local.cli import add_home_option
+from lesr_local.cli import add_home_option, add_unsafe_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-reuse", action="store_true",
                         help="train every variant afresh (default: identical trainings in the home are reused)")
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    add_unsafe_option(parser)
     parser.set_defaults(func=_handle)
 
 
@@ -45,6 +47,8 @@ def _handle(args: argparse.Namespace) -> int:
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
     with Store(home_from(args)) as store:
         plan = plan_ablation(store, args.run_id, variants, args.seeds, args.steps)
+        if args.unsafe_no_seccomp:
+            plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, unsafe_no_seccomp=True))
         if not args.json:
             print(f"ablating {plan.candidate_id} of run {plan.run_id}: {', '.join(plan.variants)} x seeds "
                   f"{plan.seeds} x {plan.steps} steps (run shaping: {plan.config.shaping})", file=sys.stderr)
@@ -84,7 +88,7 @@ def print_ablation(report: dict[str, Any]) -> None:
 
     from lesr_local.experiments.ablation import difference_text
 
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = Console(width=None if sys.stdout.isatty() else 160, markup=False)  # ids and reasons from the store
     table = Table(title=f"ablation of {report['candidate_id']}: {report['steps']} steps, seeds {report['seeds']}")
     for name in ("variant", "per seed", "mean ± std", "IQM", "Δ vs raw (bootstrap 95% CI, t 95% CI)"):
         table.add_column(name)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lesr_local.cli import add_home_option
+from lesr_local.cli import add_home_option, add_unsafe_option
 from lesr_local.errors import EXIT_BAD_INPUT, BadInput
 
 MAX_FILE_BYTES = 200_000
@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--budget-ms", type=float, default=None, metavar="MS",
                        help="mean call-time budget per state (default 1 ms)")
     check.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    add_unsafe_option(check)
     check.set_defaults(func=_check)
 
 
@@ -59,7 +60,8 @@ def _check(args: argparse.Namespace) -> int:
     if budget <= 0:
         raise BadInput(f"--budget-ms must be positive, got {budget:g}")
     info = get_env_info(args.env, args.env_spec)  # BadInput for unknown ids, naming close matches
-    result = check_candidate(source, info.env_id, args.env_spec, call_budget_ms=budget)
+    result = check_candidate(source, info.env_id, args.env_spec, call_budget_ms=budget,
+                             unsafe_no_seccomp=args.unsafe_no_seccomp)
     if args.json:
         print_json({"file": str(args.file), "env_id": info.env_id, **result.to_dict()})
         return 0 if result.valid else EXIT_BAD_INPUT

@@ -212,10 +212,15 @@ def _check_workspace(args: argparse.Namespace) -> Check:
 ESSENTIAL_WALLS = ("seccomp", "read-only-fs", "rlimit:as", "rlimit:cpu")
 
 
+NAMESPACE_WALLS = ("user-namespace", "mount-namespace", "network-namespace", "ipc-namespace")
+
+
 def _check_sandbox() -> Check:
-    """Start a real check worker and read back which walls it managed to put up."""
+    """Start a real check worker, read back which walls it managed to put up, and say whether it
+    would load candidate code (the walls fail closed: no seccomp, no candidate code)."""
     from lesr_local.candidates.checks import sandbox_walls
     from lesr_local.errors import LesrError
+    from lesr_local.sandbox.limits import OPT_OUT
 
     try:
         report = sandbox_walls()
@@ -224,9 +229,19 @@ def _check_sandbox() -> Check:
                      "run `lesr doctor` from the project's virtual environment")
     walls = list(report.get("walls") or [])
     missing = [w for w in ESSENTIAL_WALLS if w not in walls]
-    detail = "walls up: " + (", ".join(walls) if walls else "none")
-    data = {"walls": walls, "notes": report.get("notes", []), "missing": missing}
-    if missing or not report.get("probe_valid"):
-        return Check("sandbox", False, detail + f"; missing: {', '.join(missing) or 'none'}",
-                     "candidate code needs Linux with seccomp; see README 'Safety'", data)
+    no_namespaces = [w for w in NAMESPACE_WALLS if w not in walls]
+    refused = report.get("refused")
+    data = {"walls": walls, "notes": report.get("notes", []), "missing": missing,
+            "missing_namespaces": no_namespaces, "candidate_code": "refused" if refused else "allowed",
+            "refused": refused}
+    verdict = ("candidate code would be REFUSED on this machine" if refused
+               else "candidate code runs here" if report.get("probe_valid")
+               else "a harmless probe candidate failed in the sandbox")
+    detail = f"{verdict}; walls up: " + (", ".join(walls) if walls else "none")
+    if no_namespaces:
+        detail += f"; namespaces not created (best effort, seccomp covers them): {', '.join(no_namespaces)}"
+    if refused or missing or not report.get("probe_valid"):
+        hint = (f"the seccomp filter cannot be installed here; candidate code needs Linux on x86_64 or aarch64 "
+                f"with seccomp, or the explicit opt-out {OPT_OUT}; see README 'Safety'")
+        return Check("sandbox", False, detail + f"; missing: {', '.join(missing) or 'none'}", hint, data)
     return Check("sandbox", True, detail, data=data)

@@ -52,7 +52,7 @@ def _handle(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = Console(width=None if sys.stdout.isatty() else 160, markup=False)  # ids and reasons from the store
     if not rows:
         console.print("no runs yet; start one with `lesr run --env InvertedPendulum-v5 --preset smoke`")
         return 0

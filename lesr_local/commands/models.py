@@ -55,7 +55,7 @@ def _list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(markup=False)  # names, reasons and paths come from the file system
     table = Table(title="GGUF models (discovery order; --model takes the name)")
     table.add_column("name", no_wrap=True)  # what --model takes: never broken over lines
     for col in ("size", "quant", "params", "context", "chat", "default", "source"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lesr_local.cli import add_home_option
+from lesr_local.cli import add_home_option, add_unsafe_option
 from lesr_local.errors import BadInput
 
 
@@ -24,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-steps", type=int, default=1000, metavar="N", help="steps per episode cap")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    add_unsafe_option(parser)
     parser.set_defaults(func=_render)
 
 
@@ -59,6 +60,7 @@ def _render(args: argparse.Namespace) -> int:
         video = render_policy_video(
             env_id, policy, code, out, episodes=args.episodes, env_spec=env_spec,
             max_steps=args.max_steps, random=policy is None, seed=args.seed,
+            unsafe_no_seccomp=args.unsafe_no_seccomp,
         )
     except RenderError as exc:
         raise BadInput(str(exc)) from None

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lesr_local.cli import add_home_option
+from lesr_local.cli import add_home_option, add_unsafe_option
 from lesr_local.errors import BadInput
 from lesr_local.procs import has_terminal
 
@@ -74,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="train everything afresh instead of reusing identical trainings already in the home")
     parser.add_argument("--headless", action="store_true", help="no TUI: progress on stderr (automatic without a TTY)")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line on stdout")
+    add_unsafe_option(parser)
     parser.set_defaults(func=_handle)
 
 
@@ -92,6 +93,8 @@ def build_config(args: argparse.Namespace) -> Any:
         overrides["render_video"] = False
     if args.no_reuse:
         overrides["reuse"] = False
+    if args.unsafe_no_seccomp:
+        overrides["unsafe_no_seccomp"] = True
     return with_overrides(config, **overrides)
 
 
@@ -117,6 +120,8 @@ def _handle(args: argparse.Namespace) -> int:
         target: Any = args.resume
         if args.seeds is not None and args.seeds < 1:
             raise BadInput(f"--seeds must be at least 1, got {args.seeds}")
+        if args.unsafe_no_seccomp:
+            _opt_out_on_resume(home_from(args), args.resume)
     else:
         target = build_config(args)
         target = _with_executor(target, args)
@@ -132,6 +137,19 @@ def _handle(args: argparse.Namespace) -> int:
             return int(live(target, home))
     return _headless(target, home, args.json, (args.executor, args.ray_address) if moved else None,
                      seeds=args.seeds if more_seeds else None)
+
+
+def _opt_out_on_resume(home: Path, run_id: str) -> None:
+    """--resume with --unsafe-no-seccomp: the run's saved settings record the opt-out from now on."""
+    from lesr_local.config import RunConfig
+    from lesr_local.store import Store
+
+    with Store(home) as store:
+        run = store.get_run(run_id)
+        config = RunConfig.from_dict(run.config)
+        if not config.unsafe_no_seccomp:
+            config.unsafe_no_seccomp = True
+            store.set_run_config(run_id, config.to_dict())
 
 
 def _live_runner() -> Any:

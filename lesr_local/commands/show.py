@@ -131,19 +131,23 @@ def _print(detail: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from lesr_local.experiments.comparison_text import comparison_text
     from lesr_local.search.headline import headline_text
     from lesr_local.search.reporter import env_steps_text
 
-    console = Console(width=None if sys.stdout.isatty() else 160)
-    console.print(f"[bold]run {detail['run_id']}[/bold] — {detail['env']} — preset {detail['preset']} — "
-                  f"{detail['status']}" + (f" ({detail['reason']})" if detail["reason"] else ""))
+    # No markup anywhere: ids, reasons, paths and the config come from the store (a candidate's
+    # reason "[/]" would raise MarkupError); styling only through Text.
+    console = Console(width=None if sys.stdout.isatty() else 160, markup=False, highlight=False)
+    console.print(Text.assemble((f"run {detail['run_id']}", "bold"), f" — {detail['env']} — preset "
+                                f"{detail['preset']} — {detail['status']}"
+                                + (f" ({detail['reason']})" if detail["reason"] else "")))
     console.print(f"created {detail['created']}, folder {detail['run_dir']}, shaping {detail['shaping']}")
     config = detail["config"]
     console.print(f"executor: {config.get('executor', 'local')}"
                   + (f" (Ray address {config['ray_address']})" if config.get("ray_address") else ""))
-    console.print("[bold]config[/bold]")
+    console.print("config", style="bold")
     console.print(tomli_w.dumps(detail["config"]).strip(), markup=False, highlight=False)
     table = Table(title="candidates")
     for name in ("candidate", "iter", "status", "score", "+dims", "steps", "Lipschitz (max)", "where", "note"):
@@ -172,7 +176,7 @@ def _print(detail: dict[str, Any]) -> None:
                           escape(_where(t)), escape(note[:70]))
         console.print(table)
     summary = detail["summary"] or {}
-    console.print(f"[bold]headline[/bold]: {headline_text(detail['headline'])}", highlight=False)
+    console.print(Text.assemble(("headline", "bold"), f": {headline_text(detail['headline'])}"))
     final = summary.get("final")
     if final and "improvement_ci95" in final:
         b, r = final["best"], final.get("raw") or final["baseline"]
@@ -212,7 +216,7 @@ def _print(detail: dict[str, Any]) -> None:
     if detail.get("transfers"):
         from lesr_local.commands.transfer import transfer_text
 
-        console.print("[bold]transfers[/bold]")
+        console.print("transfers", style="bold")
         for transfer in detail["transfers"]:
             console.print(transfer_text(transfer), markup=False, highlight=False)
     calls = detail["llm_calls"]

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lesr_local.cli import add_home_option
+from lesr_local.cli import add_home_option, add_unsafe_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--algo", default="td3", metavar="td3|sac|ppo",
                         help="our TD3 (default) or stable-baselines3's SAC / PPO")
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    add_unsafe_option(parser)
     parser.set_defaults(func=_train)
 
 
@@ -64,7 +65,7 @@ def _train(args: argparse.Namespace) -> int:
     require_continuous(algo, args.env)
     env_id, state_dim, dim_names = _env_facts(args.env)
     if source is not None:
-        _check_semantics(source, env_id)
+        _check_semantics(source, env_id, args.unsafe_no_seccomp)
     config = preset(args.preset)
     td3, evaluation = config.td3, config.eval
     weight = config.intrinsic_weight if args.intrinsic_weight is None else args.intrinsic_weight
@@ -91,6 +92,7 @@ def _train(args: argparse.Namespace) -> int:
             shaping=shaping, td3=td3, eval=evaluation, checkpoint_dir=out / "checkpoint",
             checkpoint_every=max(1000, args.steps // 10), device=args.device,
             policy_path=out / "policy.safetensors", workers=1, threads=threads, algo=algo,
+            unsafe_no_seccomp=args.unsafe_no_seccomp,
         )
         reporter = _Reporter(quiet=args.json)
         try:
@@ -102,9 +104,11 @@ def _train(args: argparse.Namespace) -> int:
             reporter.close()
     if result.status != "finished":
         reason = result.reason or result.status
-        if reason.startswith("candidate rejected:"):
+        if reason.startswith(("candidate rejected:", "candidate code refused:")):
             raise BadInput(reason)
         raise RunFailed(f"training failed: {reason}")
+    if source is not None and "seccomp" not in result.walls:
+        print("lesr: warning: the candidate ran without the seccomp filter (--unsafe-no-seccomp)", file=sys.stderr)
     names = dim_names + [f"extra[{i}]" for i in range(max(0, result.feature_dim - len(dim_names)))]
     if args.json:
         print_json({
@@ -114,6 +118,7 @@ def _train(args: argparse.Namespace) -> int:
             "feature_dim": result.feature_dim, "state_dim": state_dim, "policy_path": result.policy_path,
             "steps_per_s": round(result.steps_per_s, 2), "updates_per_s": round(result.updates_per_s, 2),
             "out": str(out), "torch_threads": result.torch_threads, "resumed_from": result.resumed_from,
+            "walls": result.walls,
         })
     else:
         _print_summary(result, names[: result.feature_dim])
@@ -193,12 +198,12 @@ def _read_candidate(path: str | None) -> str | None:
     return source
 
 
-def _check_semantics(source: str, env_id: str) -> None:
+def _check_semantics(source: str, env_id: str, unsafe_no_seccomp: bool) -> None:
     """The search's checks on real states of the env (in the sandboxed check worker), before training."""
     from lesr_local.candidates.checks import check_candidate
     from lesr_local.errors import BadInput
 
-    result = check_candidate(source, env_id)
+    result = check_candidate(source, env_id, unsafe_no_seccomp=unsafe_no_seccomp)
     if not result.valid:
         raise BadInput(f"candidate rejected: {result.reason}")
 
@@ -219,7 +224,7 @@ class _Reporter:
         if not quiet:
             from rich.console import Console
 
-            self.console = Console(stderr=True)
+            self.console = Console(stderr=True, markup=False)
             self._status = self.console.status("starting the training worker ...")
             self._status.start()
 
@@ -241,8 +246,9 @@ class _Reporter:
 def _print_summary(result: Any, names: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console()
+    console = Console(markup=False)  # dim names come from env spec files and candidate code
     curve = Table(title="evaluation curve", show_edge=False)
     curve.add_column("step", justify="right")
     curve.add_column("value", justify="right")
@@ -254,8 +260,8 @@ def _print_summary(result: Any, names: list[str]) -> None:
         curve.add_row(str(step), f"{value:.2f}", "█" * max(width, 1))
     console.print(curve)
     score = "n/a" if result.score is None else f"{result.score:.2f}"
-    console.print(f"score (mean of the last evaluations): [bold]{score}[/bold]   "
-                  f"{result.steps_per_s:.1f} steps/s")
+    console.print(Text.assemble("score (mean of the last evaluations): ", (score, "bold"),
+                                f"   {result.steps_per_s:.1f} steps/s"))
     if result.lipschitz is not None:
         lip = Table(title="Lipschitz constant per feature dim (vs extrinsic reward)", show_edge=False)
         lip.add_column("dim", justify="right")

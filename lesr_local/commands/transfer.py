@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import threading
 from typing import Any
 
-from lesr_local.cli import add_home_option
+from lesr_local.cli import add_home_option, add_unsafe_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-reuse", action="store_true",
                         help="train both arms afresh (default: identical trainings in the home are reused)")
     parser.add_argument("--json", action="store_true", help="one JSON line on stdout")
+    add_unsafe_option(parser)
     parser.set_defaults(func=_handle)
 
 
@@ -39,6 +41,8 @@ def _handle(args: argparse.Namespace) -> int:
 
     with Store(home_from(args)) as store:
         plan = plan_transfer(store, args.run_id, args.algo, args.seeds, args.steps)
+        if args.unsafe_no_seccomp:
+            plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, unsafe_no_seccomp=True))
         jobs = 2 * len(plan.seeds)
         executor = LocalProcessExecutor(min(jobs, args.workers or default_workers()))
         cancel = threading.Event()
@@ -77,7 +81,7 @@ class _Progress:
         if not quiet:
             from rich.console import Console
 
-            self.console = Console(stderr=True)
+            self.console = Console(stderr=True, markup=False)  # reasons and ids come from the store
             verb = "continuing" if plan.continued else "starting"
             self.console.print(f"{verb} transfer {plan.transfer_id}: {plan.algo.upper()} on {plan.env_id}, "
                                f"best ({plan.source_candidate_id}) and raw state, seeds "

@@ -29,11 +29,12 @@ def render_frames(
     max_steps: int = 1000,
     cancel: threading.Event | None = None,
     timeout: float = 180.0,
+    unsafe_no_seccomp: bool = False,
 ) -> list[np.ndarray]:
     """Up to `count` frames, one every `every` env steps, from one episode of the policy.
 
     `policy_path` None means random actions (a preview before any policy exists); `candidate_source`
-    None means the policy takes the raw state (the baseline).
+    None means the policy takes the raw state (the baseline). `unsafe_no_seccomp`: the run's opt-out.
     """
     frames: list[np.ndarray] = []
     job = RenderJob(
@@ -41,6 +42,7 @@ def render_frames(
         candidate_source=candidate_source if policy_path is not None else None,
         random=random or policy_path is None, env_spec=env_spec, episodes=1, max_steps=max_steps,
         seed=seed, width=width, height=height, frame_every=max(1, every), max_frames=max(1, count),
+        unsafe_no_seccomp=unsafe_no_seccomp,
     )
     run_render_job(job, lambda frame: frames.append(frame.copy()), cancel=cancel, timeout=timeout)
     return frames

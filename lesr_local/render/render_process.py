@@ -51,7 +51,7 @@ def _rollout(job: RenderJob, policy_bytes: bytearray | None, out: IO[bytes]) -> 
     features = Features()
     if source is not None:
         apply_limits(SandboxLimits(address_space_mb=job.address_space_mb, cpu_seconds=job.cpu_seconds,
-                                   wall_seconds=float(job.cpu_seconds)))
+                                   wall_seconds=float(job.cpu_seconds), unsafe_no_seccomp=job.unsafe_no_seccomp))
         features = Features(revise_state=load_candidate(source).revise_state)
 
     fps = float(env.metadata.get("render_fps") or 30)

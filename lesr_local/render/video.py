@@ -93,13 +93,15 @@ def render_policy_video(
     max_fps: float | None = None,
     cancel: threading.Event | None = None,
     timeout: float = 1800.0,
+    unsafe_no_seccomp: bool = False,
 ) -> VideoInfo:
     """Roll out the policy for `episodes` episodes in a sandboxed worker and write the frames to a video.
 
     `candidate_source` None = the raw-state (baseline) policy; `policy_path` None requires random=True
     (an env preview). Every env step gives one frame, plus one frame after each reset, unless the env
     renders faster than `max_fps` (default: none for MP4, 50 for GIF, whose players cannot go faster):
-    then every k-th frame is kept and the video still plays in real time.
+    then every k-th frame is kept and the video still plays in real time. `unsafe_no_seccomp`: the
+    user's opt-out, to run the candidate's F where the worker's seccomp filter cannot go up.
     """
     path = check_video_path(out_path)
     if episodes < 1:
@@ -114,7 +116,7 @@ def render_policy_video(
         env_id=env_id, policy_path=None if policy_path is None else str(policy_path),
         candidate_source=candidate_source, random=random, env_spec=env_spec, episodes=episodes,
         max_steps=max_steps, seed=seed, width=width or size, height=height or size,
-        max_fps=(50.0 if is_gif else 0.0) if max_fps is None else max_fps,
+        max_fps=(50.0 if is_gif else 0.0) if max_fps is None else max_fps, unsafe_no_seccomp=unsafe_no_seccomp,
     )
     writer = _Writer(path)
     try:

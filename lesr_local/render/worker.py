@@ -13,7 +13,6 @@ subprocess, which the sandbox forbids).
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import numpy as np
 
 from lesr_local.errors import BadInput, LesrError, one_line
 from lesr_local.render.gl import detect_backend
+from lesr_local.sandbox.environment import worker_env
 from lesr_local.sandbox.protocol import DICT, INT, LIST, NUM, STR, Message, MessageSpec, ProtocolError, Schema
 from lesr_local.sandbox.supervisor import FILE_MESSAGES, Worker, WorkerEnded
 
@@ -55,6 +55,7 @@ class RenderJob:
     max_fps: float = 0.0  # keep every k-th frame so that fps / k <= max_fps (0 = every frame)
     address_space_mb: int = 8192
     cpu_seconds: int = 600
+    unsafe_no_seccomp: bool = False  # the user's opt-out: run F even where seccomp cannot go up
 
 
 @dataclass
@@ -87,8 +88,7 @@ def run_render_job(
     if job.width * job.height * 3 > MAX_FRAME_BYTES:
         raise BadInput(f"frames of {job.width}x{job.height} are too large")
     backend = detect_backend()
-    env = dict(os.environ, MUJOCO_GL=backend, PYOPENGL_PLATFORM=backend, MESA_SHADER_CACHE_DISABLE="true")
-    env.setdefault("OMP_NUM_THREADS", "1")
+    env = render_env(backend)
     result: RenderSummary | None = None
     failure: str | None = None
     started = time.monotonic()
@@ -142,6 +142,12 @@ def run_render_job(
             raise RenderError(f"rendering timed out after {timeout:.0f}s")
         raise RenderError(f"render worker died: {tail or f'exit status {returncode}'}")
     return result
+
+
+def render_env(backend: str) -> dict[str, str]:
+    """The render worker's environment: the kept variables (`sandbox.environment`) and the GL backend."""
+    return worker_env(defaults={"OMP_NUM_THREADS": "1"},
+                      forced={"MUJOCO_GL": backend, "PYOPENGL_PLATFORM": backend, "MESA_SHADER_CACHE_DISABLE": "true"})
 
 
 def _frame(message: Message) -> np.ndarray:

@@ -6,13 +6,15 @@ the one-line reason the training fails with, e.g.
 
 The check before training sees 64 states; a candidate must keep the same rules on every state the
 training meets, so `RuntimeChecks` enforces them on every call (or, for the cheap-to-skip one, on a
-sample of calls): G(F(s)) stays inside [-REWARD_BOUND, REWARD_BOUND], the first D entries of F(s)
+random sample of calls the candidate cannot predict): G(F(s)) stays inside [-REWARD_BOUND, REWARD_BOUND], the first D entries of F(s)
 equal s, no NaN or inf, and F + G stay under a CPU-time budget averaged over a window of calls (a
 candidate that turns slow on later states would otherwise stretch a training many times over).
 """
 
 from __future__ import annotations
 
+import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from lesr_local.errors import one_line
 REWARD_BOUND = 100.0  # the same bound the semantic check applies
 SOURCE_RTOL, SOURCE_ATOL = 1e-5, 1e-6
 SOURCE_CHECK_FIRST = 200  # compare F(s)[:D] with s on the first calls ...
-SOURCE_CHECK_EVERY = 50  # ... then on every 50th call
+SOURCE_CHECK_RATE = 1 / 50  # ... then on each later call with this probability
 CALL_WINDOW = 1000  # calls per CPU-time window
 CALL_BUDGET_MS = 2.0  # mean CPU ms of one F + G call over a window (the check's budget is 1 ms)
 
@@ -51,6 +53,15 @@ class RuntimeChecks:
     window: int = CALL_WINDOW
     window_calls: int = 0
     window_cpu_s: float = 0.0
+    # Which later calls get the source check: drawn from a generator seeded by the OS, never from
+    # anything candidate code sees, so code that counts its calls cannot tell which ones are looked
+    # at (a fixed "every 50th call" could be dodged by altering s on all the others).
+    sampler: random.Random = field(default_factory=lambda: random.Random(os.urandom(16)), repr=False,
+                                   compare=False)
+
+    def checks_source(self, call: int) -> bool:
+        """Whether call number `call` (1-based) compares F(s)[:D] with s."""
+        return call <= SOURCE_CHECK_FIRST or self.sampler.random() < SOURCE_CHECK_RATE
 
     def charge(self, cpu_seconds: float) -> None:
         self.window_cpu_s += cpu_seconds
@@ -127,8 +138,8 @@ class Features:
         return value
 
     def _check_source(self, state: np.ndarray, out: np.ndarray, where: str) -> None:
-        """F(s)[:D] must be s: on the first calls, then on a sample of them."""
-        if self.calls > SOURCE_CHECK_FIRST and self.calls % SOURCE_CHECK_EVERY:
+        """F(s)[:D] must be s: on the first calls, then on a random sample of them."""
+        if self.checks is None or not self.checks.checks_source(self.calls):
             return
         dim = state.shape[0]
         if out.shape[0] <= dim:

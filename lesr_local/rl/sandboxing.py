@@ -45,6 +45,7 @@ def training_limits(spec: TrainSpec) -> SandboxLimits:
         file_size_mb=0,  # no file writes: checkpoints and the policy stream to the parent
         open_files=256,
         read_only_fs=True,
+        unsafe_no_seccomp=spec.unsafe_no_seccomp,
     )
 
 

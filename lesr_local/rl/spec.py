@@ -45,6 +45,9 @@ class TrainSpec:
     # training starts a fresh episode). Needs checkpoint_dir.
     pause_at_step: int | None = None
     algo: str = "td3"  # rl.algos: our TD3, or stable-baselines3's sac | ppo | sb3-td3 (rl/sb3_trainer.py)
+    # The user's opt-out (--unsafe-no-seccomp): load the candidate even where the worker's seccomp
+    # filter cannot go up. A decision about the machine, not part of what the training is.
+    unsafe_no_seccomp: bool = False
 
 
 @dataclass
@@ -79,6 +82,9 @@ class TrainResult:
     # None otherwise (the parent counts every other failure as the infrastructure's)
     failure: str | None = None
     numerics: str | None = None  # torch version, device type and CPU model (trainings/keys.py)
+    # The sandbox walls its worker had up (SandboxReport.walls() names), as the worker's `walls`
+    # message said; set by the parent (rl.worker.Supervision), whatever the worker claims in its result.
+    walls: list[str] = field(default_factory=list)
 
 
 __all__ = ["CANDIDATE_FAILURE", "OBSERVATIONS", "SHAPINGS", "TrainProgress", "TrainResult", "TrainSpec",

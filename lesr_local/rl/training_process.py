@@ -26,6 +26,7 @@ from lesr_local.rl.spec import CANDIDATE_FAILURE, TrainProgress, TrainResult, Tr
 from lesr_local.rl.trainer import train as train_td3
 from lesr_local.rl.worker import JOB_SCHEMA
 from lesr_local.sandbox import protocol
+from lesr_local.sandbox.limits import SandboxRefused
 from lesr_local.sandbox.protocol import Message, ProtocolError
 from lesr_local.sandbox.restricted import CandidateRejected, load_candidate
 from lesr_local.sandbox.supervisor import receive_file, send_file_chunks
@@ -115,6 +116,9 @@ def _train_in_sandbox(spec: TrainSpec, concurrent: int, out: IO[bytes], files: S
     if spec.candidate_source is not None:
         try:
             functions = load_candidate(spec.candidate_source)
+        except SandboxRefused as exc:  # the machine's walls, not the candidate: nothing of it ran
+            _send(out, "failed", reason=str(exc))
+            return
         except CandidateRejected as exc:
             _send(out, "failed", reason=f"candidate rejected: {exc}", failure=CANDIDATE_FAILURE)
             return

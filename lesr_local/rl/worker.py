@@ -3,7 +3,7 @@
 
 `run_training` starts `sandbox.entry train` (new namespaces, no capabilities), sends it the job as
 JSON (and the checkpoint to resume from, streamed in chunks), then reads its messages through the
-one sandbox protocol: `walls`, `progress`, files (`checkpoint`, `policy`), and one `result` or
+one sandbox protocol: `walls` (kept as the result's `walls`), `progress`, files (`checkpoint`, `policy`), and one `result` or
 `failed`. Every message is validated against `TRAIN_SCHEMA` before it is acted on; files land only
 at the paths this process chose for the training (`spec.checkpoint_dir`, `spec.policy_path`).
 Whatever goes wrong in the child (an exception, a crash, a kill, a hang, a broken protocol) ends as
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import threading
 import time
 import typing
@@ -33,6 +32,7 @@ from lesr_local.rl.spec import (
     failed_result,
     spec_to_json,
 )
+from lesr_local.sandbox.environment import worker_env
 from lesr_local.sandbox.protocol import (
     BOOL,
     DICT,
@@ -141,6 +141,7 @@ class Supervision:
         self.spec, self.concurrent, self.on_progress = spec, concurrent, on_progress
         self.cancel, self.hang_seconds, self.started = cancel, hang_seconds, started
         self.last_step = 0
+        self.walls: list[str] = []  # from the worker's `walls` message
         destinations: dict[str, Path] = {}
         if spec.checkpoint_dir is not None:
             destinations[CHECKPOINT] = checkpoint_path(Path(spec.checkpoint_dir))
@@ -209,11 +210,13 @@ class Supervision:
         elif message.type == "result":
             return self._result_from(message)
         elif message.type == "failed":
-            result = self._failed("failed", one_line(message["reason"]))
+            result = self._failed("failed", one_line(message["reason"], 500))
             # only the one cause a worker may name; anything else is the infrastructure's
             result.failure = CANDIDATE_FAILURE if message.get("failure") == CANDIDATE_FAILURE else None
             return result
-        return None  # "walls": informational
+        elif message.type == "walls":
+            self.walls = _walls_from(message)
+        return None
 
     def _result_from(self, message: Message) -> TrainResult:
         fields = {k: v for k, v in message.header.items() if k != "type"}
@@ -229,6 +232,7 @@ class Supervision:
             raise ProtocolError("training worker sent a malformed curve or Lipschitz list") from None
         if fields.get("reason") is not None:
             fields["reason"] = one_line(fields["reason"])
+        fields["walls"] = list(self.walls)  # what the walls message said, not what the result claims
         # The policy path is ours: set only if we received and wrote the policy file ourselves.
         written = self.files.written.get(POLICY)
         fields["policy_path"] = str(written) if written is not None else None
@@ -237,7 +241,17 @@ class Supervision:
         return TrainResult(**fields)
 
     def _failed(self, status: str, reason: str) -> TrainResult:
-        return failed_result(status, reason, steps=self.last_step, seconds=time.perf_counter() - self.started)
+        result = failed_result(status, reason, steps=self.last_step, seconds=time.perf_counter() - self.started)
+        result.walls = list(self.walls)
+        return result
+
+
+def _walls_from(message: Message) -> list[str]:
+    walls = message["report"].get("walls")
+    if not isinstance(walls, list) or len(walls) > 64 or not all(
+            isinstance(w, str) and 0 < len(w) <= 64 for w in walls):
+        raise ProtocolError("training worker sent a malformed walls report")
+    return list(walls)
 
 
 def _progress_from(message: Message) -> TrainProgress:
@@ -251,6 +265,7 @@ def _progress_from(message: Message) -> TrainProgress:
 
 
 def training_env() -> dict[str, str]:
-    """This process's environment with THREAD_ENV's defaults: what every training worker starts with."""
-    return {**THREAD_ENV, **os.environ}
+    """What every training worker starts with: THREAD_ENV's defaults under the variables of this
+    process that `sandbox.environment` keeps (never the rest: tokens, keys, passwords)."""
+    return worker_env(defaults=THREAD_ENV)
 

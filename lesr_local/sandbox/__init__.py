@@ -1,7 +1,7 @@
 """The sandbox: everything between LLM-written code and the rest of the machine.
 
-- `namespaces`: new user, mount and network namespaces entered first thing in a worker process
-  (private /tmp and /run, no network interfaces);
+- `namespaces`: new user, mount, network and IPC namespaces entered first thing in a worker process
+  (private /tmp and /run, no network interfaces, private SysV IPC);
 - `limits` + `seccomp`: rlimits, dropped capabilities, the seccomp filter (`apply_limits`);
 - `restricted`: the AST policy again, then exec in a stripped namespace (`load_candidate`);
 - `protocol`: the one framed JSON + bytes protocol, validated against a schema on every read;

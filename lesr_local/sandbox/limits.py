@@ -5,6 +5,13 @@ everything it needs (torch, the env) and before it loads candidate code.
 RLIMIT_CORE=0, RLIMIT_NOFILE (and RLIMIT_NPROC when not root), drops every capability (bounding,
 ambient, effective, permitted, inheritable: root inside the worker is an ordinary uid 0 without
 privileges), then installs the seccomp filter of `sandbox.seccomp` on every thread.
+
+The walls fail closed: when the seccomp filter cannot be installed (another architecture, a kernel
+or container that refuses it), `apply_limits` records why and `restricted.load_candidate` refuses
+to load candidate code in that process (`SandboxRefused`, one line naming what is missing and the
+opt-out), unless the limits carry `unsafe_no_seccomp` (the user's explicit `--unsafe-no-seccomp`).
+Namespaces that cannot be created stay best-effort (seccomp already denies sockets, file writes and
+new processes); the report names them.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import resource
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lesr_local.errors import BadInput
 from lesr_local.sandbox import seccomp
 from lesr_local.sandbox.capabilities import drop_capabilities
 from lesr_local.sandbox.namespaces import CLONE_NEWNET, NamespaceReport
@@ -33,6 +41,9 @@ class SandboxLimits:
     no_new_processes: bool = True  # seccomp (+ RLIMIT_NPROC when not root); threads still work
     cut_network: bool = True  # network namespace + seccomp: no sockets at all
     read_only_fs: bool = True  # seccomp: no opening for write, creating, deleting or renaming files
+    # The user's explicit opt-out (--unsafe-no-seccomp): load candidate code even where the seccomp
+    # filter could not be installed. Never on by default.
+    unsafe_no_seccomp: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -59,6 +70,7 @@ class SandboxReport:
     user_namespace: bool = False
     mount_namespace: bool = False
     network_namespace: bool = False
+    ipc_namespace: bool = False
     hidden_folders: list[str] = field(default_factory=list)
     read_only_fs: bool = False
     notes: list[str] = field(default_factory=list)
@@ -76,7 +88,8 @@ class SandboxReport:
         names = [f"rlimit:{k.removeprefix('RLIMIT_').lower()}" for k in sorted(self.rlimits)]
         flags = [("seccomp", self.seccomp), ("capabilities-dropped", self.capabilities_dropped),
                  ("user-namespace", self.user_namespace), ("mount-namespace", self.mount_namespace),
-                 ("network-namespace", self.network_namespace), ("read-only-fs", self.read_only_fs),
+                 ("network-namespace", self.network_namespace), ("ipc-namespace", self.ipc_namespace),
+                 ("read-only-fs", self.read_only_fs),
                  ("nproc-limit", self.nproc_limit)]
         names += [name for name, up in flags if up]
         names += [f"hidden:{folder}" for folder in self.hidden_folders]
@@ -86,8 +99,16 @@ class SandboxReport:
         return {**asdict(self), "walls": self.walls()}
 
 
+OPT_OUT = "--unsafe-no-seccomp (config: unsafe_no_seccomp = true)"
+
+
+class SandboxRefused(BadInput):
+    """Candidate code was not loaded: a wall it needs is not up on this machine (one-line reason)."""
+
+
 _ENTERED: NamespaceReport | None = None  # set by `entry` when this process entered namespaces
 _SANDBOXED_PID: int | None = None  # the process that called apply_limits
+_REFUSAL: str | None = None  # why candidate code must not be loaded in this process (None: it may)
 
 
 def record_namespaces(report: NamespaceReport) -> None:
@@ -99,13 +120,26 @@ def is_sandboxed() -> bool:
     return os.getpid() == _SANDBOXED_PID
 
 
+def candidate_refusal() -> str | None:
+    """Why this sandboxed process must not load candidate code, or None when it may."""
+    return _REFUSAL
+
+
+def refusal_reason(problem: str) -> str:
+    """The one line a worker answers with when the seccomp filter is not up."""
+    return (f"candidate code refused: the seccomp filter is not up ({problem}); it is the wall that denies "
+            f"sockets, file writes and new processes. Use Linux on x86_64 or aarch64 with seccomp, or pass "
+            f"{OPT_OUT} to run candidate code without it")
+
+
 def apply_limits(limits: SandboxLimits) -> SandboxReport:
     """Apply `limits` to the current process (irreversibly). Call once, after heavy imports."""
-    global _SANDBOXED_PID
+    global _SANDBOXED_PID, _REFUSAL
     report = SandboxReport()
     if _ENTERED is not None:
         report.user_namespace, report.mount_namespace = _ENTERED.user, _ENTERED.mount
         report.network_namespace, report.hidden_folders = _ENTERED.network, list(_ENTERED.hidden)
+        report.ipc_namespace = _ENTERED.ipc
         report.notes += _ENTERED.notes
     mb = 1024 * 1024
     _set_rlimit(report, "RLIMIT_CORE", 0, 0)
@@ -137,7 +171,15 @@ def apply_limits(limits: SandboxLimits) -> SandboxReport:
     report.seccomp = problem is None
     if problem is not None:
         report.notes.append(problem)
+        if limits.unsafe_no_seccomp:
+            report.notes.append(f"candidate code runs without seccomp: {OPT_OUT} was given")
+        else:
+            _REFUSAL = refusal_reason(problem)
     report.read_only_fs = report.seccomp and limits.read_only_fs
+    missing = [name for name, up in (("user", report.user_namespace), ("mount", report.mount_namespace),
+                                     ("network", report.network_namespace), ("ipc", report.ipc_namespace)) if not up]
+    if missing:
+        report.notes.append(f"namespaces not created (best effort): {', '.join(missing)}")
     return report
 
 

@@ -1,4 +1,4 @@
-"""New user, mount and network namespaces for a worker, entered before it starts any thread.
+"""New user, mount, network and IPC namespaces for a worker, entered before it starts any thread.
 
 `unshare(CLONE_NEWUSER)` is refused in a multi-threaded process, so `entry` calls
 `enter_namespaces()` first thing, before numpy, torch or MuJoCo start their thread pools. In the
@@ -6,7 +6,8 @@ new mount namespace, empty tmpfs mounts hide the shared temp and runtime folders
 /run, /dev/shm): the AF_UNIX sockets of other programs (session D-Bus, docker.sock, ssh-agent, X11)
 and other users' temp files are not even visible. A folder that holds this program's own code or
 interpreter is left visible (a checkout under /tmp still imports). In the new network namespace
-only a down loopback exists. Each step is tried on its own and degrades with a note where the
+only a down loopback exists. In the new IPC namespace, SysV shared memory, semaphores and message
+queues (and POSIX message queues) are private and die with the worker. Each step is tried on its own and degrades with a note where the
 kernel or the container refuses it.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from lesr_local.sandbox.sysfacts import errno_text, libc
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 1 << 18
@@ -32,6 +34,7 @@ class NamespaceReport:
     user: bool = False
     mount: bool = False
     network: bool = False
+    ipc: bool = False
     hidden: list[str] = field(default_factory=list)  # folders replaced by an empty tmpfs
     notes: list[str] = field(default_factory=list)
 
@@ -44,10 +47,13 @@ def enter_namespaces(hide: tuple[str, ...] = HIDDEN_FOLDERS) -> NamespaceReport:
         report.notes.append("namespaces: Linux only")
         return report
     uid, gid = os.getuid(), os.getgid()
-    for flags in (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET, CLONE_NEWNS | CLONE_NEWNET, CLONE_NEWNET):
+    ipc = CLONE_NEWIPC
+    for flags in (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | ipc, CLONE_NEWNS | CLONE_NEWNET | ipc,
+                  CLONE_NEWNET | ipc, CLONE_NEWNET):
         if lib.unshare(flags) == 0:
             report.user = bool(flags & CLONE_NEWUSER)
             report.mount = bool(flags & CLONE_NEWNS)
+            report.ipc = bool(flags & CLONE_NEWIPC)
             report.network = True
             break
         report.notes.append(f"unshare({_flag_names(flags)}) refused: {errno_text()}")
@@ -61,7 +67,8 @@ def enter_namespaces(hide: tuple[str, ...] = HIDDEN_FOLDERS) -> NamespaceReport:
 
 
 def _flag_names(flags: int) -> str:
-    names = [n for n, f in (("user", CLONE_NEWUSER), ("mount", CLONE_NEWNS), ("net", CLONE_NEWNET)) if flags & f]
+    known = (("user", CLONE_NEWUSER), ("mount", CLONE_NEWNS), ("net", CLONE_NEWNET), ("ipc", CLONE_NEWIPC))
+    names = [n for n, f in known if flags & f]
     return "+".join(names)
 
 

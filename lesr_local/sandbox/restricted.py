@@ -1,15 +1,21 @@
 """Restricted execution of candidate code: the AST policy again, then exec in a stripped namespace.
 
 The namespace has a small builtins allowlist and a restricted `__import__` that hands out read-only
-proxies of numpy and math exposing only allowlisted names. Nothing outside that surface is
-reachable through it, whatever the AST policy let through: numpy's own lazy imports of its
-internals (`numpy._core._methods` for `ndarray.max`, ...) go through the calling frame's
-`__import__` too, but CPython's `PyImport_Import` ignores what `__import__` returns and fetches the
-module from `sys.modules` itself, so the restricted import only has to succeed for them, never to
-return the real module.
+proxies of numpy and math exposing only allowlisted names. What it limits is names: no builtin, module
+or numpy/math member outside the allowlists can be reached by name, whatever the AST policy let
+through. numpy's own lazy imports of its internals (`numpy._core._methods` for `ndarray.max`, ...) go
+through the calling frame's `__import__` too, but CPython's `PyImport_Import` ignores what
+`__import__` returns and fetches the module from `sys.modules` itself, so the restricted import only
+has to succeed for them, never to return the real module.
+
+It does not limit attributes: the values candidate code holds keep all of theirs (`np.zeros(2).ctypes`,
+`.tofile`, a function's `__globals__`). The AST policy's attribute allowlist and its ban on dunder names
+(`candidates.policy`) refuse those, and the OS walls (read-only file system, RLIMIT_FSIZE 0, seccomp)
+stop what they could do; this namespace is not a wall against them.
 
 NEVER call `load_candidate` in the engine or UI process: it refuses to run in a process that has not
-applied the sandbox limits (`sandbox.limits.apply_limits`).
+applied the sandbox limits (`sandbox.limits.apply_limits`), and in one whose seccomp filter is not up
+unless the user opted out (`SandboxRefused`; see `sandbox.limits`).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from lesr_local.candidates.allowlists import (
 )
 from lesr_local.candidates.policy import check_policy, strip_annotations
 from lesr_local.errors import BadInput, describe_exception
-from lesr_local.sandbox.limits import is_sandboxed
+from lesr_local.sandbox.limits import SandboxRefused, candidate_refusal, is_sandboxed
 
 
 class CandidateRejected(BadInput):
@@ -124,10 +130,14 @@ def load_candidate(source: str) -> CandidateFunctions:
     """Policy-check and execute `source` in a stripped namespace; raise CandidateRejected(reason).
 
     Refuses (NotSandboxed) to run in a process that has not called `apply_limits`: candidate code
-    never runs in the engine or UI process.
+    never runs in the engine or UI process; and (SandboxRefused) where the seccomp filter could not
+    be installed, unless the limits carried the user's opt-out.
     """
     if not is_sandboxed():
         raise NotSandboxed("load_candidate needs a worker process that called apply_limits first")
+    refusal = candidate_refusal()
+    if refusal is not None:
+        raise SandboxRefused(refusal)
     reason = check_policy(source)
     if reason is not None:
         raise CandidateRejected(reason)

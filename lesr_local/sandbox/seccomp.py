@@ -11,7 +11,9 @@ reaches outside the process or into the kernel's rarely-needed attack surface:
 - the network and local services: socket, socketpair, connect, bind, listen, accept(4);
 - other processes: ptrace, process_vm_readv/writev, kcmp, pidfd_getfd, process_madvise,
   process_mrelease; kill/tkill/tgkill/rt_(tg)sigqueueinfo/pidfd_send_signal to any process but
-  itself;
+  itself; prlimit64 on any process but itself (setrlimit/getrlimit on itself still work);
+- SysV IPC: shmget/shmat/shmctl/shmdt, semget/semop/semtimedop/semctl, msgget/msgsnd/msgrcv/msgctl
+  (objects that would outlive the worker; x86_64 and aarch64 have no ipc() multiplexer);
 - kernel surfaces: io_uring_*, bpf, perf_event_open, userfaultfd, keyctl/add_key/request_key,
   (f)init_module/delete_module, kexec_(file_)load, personality, syslog, iopl/ioperm,
   lookup_dcookie, fanotify_init, open_by_handle_at/name_to_handle_at, ioctl(TIOCSTI);
@@ -75,6 +77,9 @@ _X86_64 = {
     "reboot": 169, "swapon": 167, "swapoff": 168, "acct": 163, "settimeofday": 164, "clock_settime": 227,
     "adjtimex": 159, "clock_adjtime": 305, "quotactl": 179, "sethostname": 170, "setdomainname": 171,
     "vhangup": 153,
+    "prlimit64": 302,
+    "shmget": 29, "shmat": 30, "shmctl": 31, "shmdt": 67, "semget": 64, "semop": 65, "semctl": 66,
+    "semtimedop": 220, "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71,
 }
 _AARCH64 = {  # asm-generic numbering; calls that do not exist there are absent
     "execve": 221, "execveat": 281, "clone": 220, "clone3": 435,
@@ -98,6 +103,9 @@ _AARCH64 = {  # asm-generic numbering; calls that do not exist there are absent
     "reboot": 142, "swapon": 224, "swapoff": 225, "acct": 89, "settimeofday": 170, "clock_settime": 112,
     "adjtimex": 171, "clock_adjtime": 266, "quotactl": 60, "sethostname": 161, "setdomainname": 162,
     "vhangup": 58,
+    "prlimit64": 261,
+    "shmget": 194, "shmat": 196, "shmctl": 195, "shmdt": 197, "semget": 190, "semop": 193, "semctl": 191,
+    "semtimedop": 192, "msgget": 186, "msgsnd": 189, "msgrcv": 188, "msgctl": 187,
 }
 ARCHES: dict[str, tuple[int, dict[str, int]]] = {"x86_64": (0xC000003E, _X86_64), "aarch64": (0xC00000B7, _AARCH64)}
 
@@ -112,6 +120,10 @@ KERNEL_CALLS = ("io_uring_setup", "io_uring_enter", "io_uring_register", "bpf", 
                 "lookup_dcookie", "fanotify_init", "open_by_handle_at", "name_to_handle_at")
 NAMESPACE_CALLS = ("setns", "unshare", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
                    "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr")
+# SysV IPC objects outlive the process that made them (the IPC namespace also keeps them inside).
+# Neither ABI here has the ipc() multiplexer (it is i386's); other ABIs are refused outright.
+SYSV_IPC_CALLS = ("shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semctl", "semtimedop",
+                  "msgget", "msgsnd", "msgrcv", "msgctl")
 MACHINE_CALLS = ("reboot", "swapon", "swapoff", "acct", "settimeofday", "clock_settime", "adjtimex",
                  "clock_adjtime", "quotactl", "sethostname", "setdomainname", "vhangup")
 WRITE_CALLS = ("creat", "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2",
@@ -148,6 +160,21 @@ def _arg_rule(nrs: dict[str, int], name: str, arg: int, op: int, value: int, all
     ]
 
 
+def _self_only_rule(nrs: dict[str, int], name: str, own_pid: int) -> list[Instruction]:
+    """If the call is `name`: allow when args[0] is 0 or `own_pid`, else EPERM; reload nr after."""
+    nr = nrs.get(name)
+    if nr is None:
+        return []
+    return [
+        (_JEQ_K, 0, 5, nr),
+        (_LD_W_ABS, 0, 0, _arg(0)),
+        (_JEQ_K, 2, 0, 0),
+        (_JEQ_K, 1, 0, own_pid),
+        (_RET_K, 0, 0, _RET_ERRNO | _EPERM),
+        (_LD_W_ABS, 0, 0, _OFF_NR),
+    ]
+
+
 def program(arch_id: int, nrs: dict[str, int], *, procs: bool, net: bool, read_only: bool,
             own_pid: int) -> list[Instruction]:
     """The BPF program. Kernel, namespace, machine and cross-process rules always apply."""
@@ -160,10 +187,13 @@ def program(arch_id: int, nrs: dict[str, int], *, procs: bool, net: bool, read_o
         (_JGE_K, 0, 1, 0x40000000),  # x32 syscalls on x86_64
         (_RET_K, 0, 0, deny_all),
     ]
-    for name in OTHER_PROCESS_CALLS + KERNEL_CALLS + NAMESPACE_CALLS + MACHINE_CALLS:
+    for name in OTHER_PROCESS_CALLS + KERNEL_CALLS + NAMESPACE_CALLS + MACHINE_CALLS + SYSV_IPC_CALLS:
         prog += _deny(nrs, name, _EPERM)
     for name in SIGNAL_CALLS:  # signals to itself (abort, thread wake-ups) only
         prog += _arg_rule(nrs, name, 0, _JEQ_K, own_pid, True, _EPERM)
+    # Its own rlimits only (pid 0 = itself, which is what setrlimit/getrlimit use): without a PID
+    # namespace, prlimit64 on the engine or a Ray raylet would change their limits for good.
+    prog += _self_only_rule(nrs, "prlimit64", own_pid)
     prog += _arg_rule(nrs, "ioctl", 1, _JEQ_K, _TIOCSTI, False, _EPERM)  # no typing into a terminal
     if procs:
         for name in PROCESS_CALLS:

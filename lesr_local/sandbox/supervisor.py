@@ -2,7 +2,8 @@
 
 `Worker` starts `sandbox.entry` with a role in a new session, reads the worker's frames on a thread
 (each validated against the role's schema; the first bad frame kills the worker), keeps the last
-lines of its stderr, and can stream a file to it. `FileReceiver` writes the files a worker streams
+lines of its stderr (in bounded chunks: a worker that floods its stderr without a newline costs the
+parent a few kilobytes, not the flood), and can stream a file to it. `FileReceiver` writes the files a worker streams
 back (checkpoints, policies) only at the paths the parent chose for that job, through a temporary
 file, a size cap and a sha256 check, then an atomic rename. A worker names a file by its kind
 ("checkpoint", "policy"), never by a path.
@@ -14,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -53,6 +55,11 @@ class _Failure:
 
 
 _END = object()
+STDERR_LINES = 20  # lines of a worker's stderr kept for its death reason
+STDERR_LINE_CHARS = 300  # each cut to this many characters
+_LINE_BYTES = 4 * STDERR_LINE_CHARS  # bytes of one line kept while it is still unterminated
+_READ_BYTES = 65536
+_AFTER_STOP_READS = 16  # reads still taken once the worker is gone (a descendant may hold the pipe)
 
 
 class Worker:
@@ -67,6 +74,8 @@ class Worker:
         )
         self.pid = self.proc.pid
         self.stderr_tail: list[str] = []
+        self._line = bytearray()  # the unterminated line of stderr so far (its head, at most _LINE_BYTES)
+        self._stderr_done = threading.Event()  # set once the worker was reaped: stop reading soon
         # A few messages only: file chunks are 4 MiB each, and a slow disk must slow the worker down
         # rather than pile a checkpoint up in this process.
         self._messages: queue.Queue[object] = queue.Queue(maxsize=4)
@@ -132,12 +141,47 @@ class Worker:
         self._messages.put(_END)
 
     def _drain(self) -> None:
+        """Read stderr in bounded chunks until its end (or shortly after the worker was reaped);
+        only this thread touches the pipe until `close` joined it."""
         assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            line = raw.decode("utf-8", "replace").rstrip()
-            if line:
-                self.stderr_tail.append(line[:300])
-                del self.stderr_tail[:-20]
+        fd = self.proc.stderr.fileno()
+        reads_left = _AFTER_STOP_READS
+        try:
+            while reads_left > 0:
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if not ready:
+                    if self._stderr_done.is_set():
+                        break
+                    continue
+                chunk = os.read(fd, _READ_BYTES)
+                if not chunk:
+                    break
+                self._take(chunk)
+                if self._stderr_done.is_set():
+                    reads_left -= 1
+        except (OSError, ValueError):
+            pass  # the pipe is gone: nothing more to keep
+        self._end_line()
+
+    def _take(self, chunk: bytes) -> None:
+        start = 0
+        while True:
+            newline = chunk.find(b"\n", start)
+            piece = chunk[start:] if newline < 0 else chunk[start:newline]
+            room = _LINE_BYTES - len(self._line)
+            if room > 0:
+                self._line += piece[:room]
+            if newline < 0:
+                return
+            self._end_line()
+            start = newline + 1
+
+    def _end_line(self) -> None:
+        line = self._line.decode("utf-8", "replace").rstrip()
+        self._line.clear()
+        if line:
+            self.stderr_tail.append(line[:STDERR_LINE_CHARS])
+            del self.stderr_tail[:-STDERR_LINES]
 
     # -- lifetime -------------------------------------------------------------------------------
     def alive(self) -> bool:
@@ -170,11 +214,12 @@ class Worker:
             self.kill()
         self.proc.wait()
         self.close_input()
+        self._stderr_done.set()
+        self._drainer.join(timeout=5)  # before closing its pipe: the drainer reads it until then
         for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
+            if stream is not None and (stream is not self.proc.stderr or not self._drainer.is_alive()):
                 with contextlib.suppress(OSError):
                     stream.close()
-        self._drainer.join(timeout=2)
 
     def __enter__(self) -> Worker:
         return self
@@ -186,6 +231,8 @@ class Worker:
         code = self.proc.poll()
         if code is None:
             return f"{what} stopped answering"
+        self._stderr_done.set()
+        self._drainer.join(timeout=2)  # its last lines may still be in the pipe
         if code < 0:
             try:
                 name = signal.Signals(-code).name

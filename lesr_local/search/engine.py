@@ -455,7 +455,8 @@ class LesrLoop:
             from lesr_local.render.video import render_policy_video
 
             info = render_policy_video(self.config.env_id, chosen, best.code, out, episodes=1,
-                                       env_spec=self.config.env_spec, cancel=self.halt)
+                                       env_spec=self.config.env_spec, cancel=self.halt,
+                                       unsafe_no_seccomp=self.config.unsafe_no_seccomp)
         except Exception as exc:  # noqa: BLE001 - a missing video is a warning, not a failed run
             self._check()
             self._log(f"no video: {type(exc).__name__}: {exc}", level="warning")

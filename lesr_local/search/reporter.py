@@ -2,6 +2,10 @@
 
 At a terminal it keeps live progress bars; without one (logs, CI) it writes plain timestamped lines
 and reports training progress at most every `progress_interval` seconds per training.
+
+Everything printed is assembled as rich `Text` from literal pieces: ids, reasons, LLM text and paths
+(from a candidate, the LLM or the store) are never read as markup, so a reason like "[/]" prints as
+itself instead of raising MarkupError and failing the run (and every resume at the same event).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from lesr_local import events as ev
 from lesr_local.experiments.comparison_text import comparison_text
@@ -46,8 +51,9 @@ class HeadlessReporter:
         self._llm_started = time.monotonic()
         if self.live:
             self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
-                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=self.console, transient=True,
+                TextColumn("{task.description}", markup=False), BarColumn(),
+                TextColumn("{task.fields[count]}", markup=False), TextColumn("{task.fields[rate]}", markup=False),
+                TimeRemainingColumn(), console=self.console, transient=True,
             )
             self._progress.start()
 
@@ -65,25 +71,26 @@ class HeadlessReporter:
             if handler is not None:
                 handler(event)
 
-    def _line(self, text: str, style: str | None = None) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        self.console.print(f"[dim]{stamp}[/dim] {text}", style=style, soft_wrap=True)
+    def _line(self, *parts: str | tuple[str, str], style: str = "") -> None:
+        """One timestamped line: plain strings and (text, style) pieces, all literal text."""
+        text = Text.assemble((time.strftime("%H:%M:%S"), "dim"), " ", *parts, style=style)
+        self.console.print(text, soft_wrap=True)
 
     def _on_RunStarted(self, e: ev.RunStarted) -> None:
         cfg = e.config
         what = "resuming" if e.resumed else "starting"
         self._line(
-            f"[bold]{what} run {e.run_id}[/bold] on {e.env_id} (preset {cfg.get('preset')}: "
+            (f"{what} run {e.run_id}", "bold"), f" on {e.env_id} (preset {cfg.get('preset')}: "
             f"K={cfg.get('samples')} I={cfg.get('iterations')} N_small={cfg.get('steps')} "
             f"N={cfg.get('final_steps')} S={cfg.get('seeds')})"
         )
 
     def _on_Log(self, e: ev.Log) -> None:
-        style = {"warning": "yellow", "error": "red"}.get(e.level)
+        style = {"warning": "yellow", "error": "red"}.get(e.level, "")
         self._line(e.message, style=style)
 
     def _on_IterationStarted(self, e: ev.IterationStarted) -> None:
-        self._line(f"[bold]iteration {e.iteration + 1}/{e.iterations}[/bold]")
+        self._line((f"iteration {e.iteration + 1}/{e.iterations}", "bold"))
 
     def _on_LLMStarted(self, e: ev.LLMStarted) -> None:
         where = "analysis" if e.purpose == "analysis" else f"sample {e.sample + 1} ({e.purpose})"
@@ -109,11 +116,11 @@ class HeadlessReporter:
         )
 
     def _on_CandidateAccepted(self, e: ev.CandidateAccepted) -> None:
-        self._line(f"[green]accepted[/green] {e.candidate_id} (+{e.extra_dims} dims)")
+        self._line(("accepted", "green"), f" {e.candidate_id} (+{e.extra_dims} dims)")
 
     def _on_CandidateRejected(self, e: ev.CandidateRejected) -> None:
-        verdict = "[red]rejected[/red]" if e.final else "[yellow]repairing[/yellow]"
-        self._line(f"{verdict} {e.candidate_id} attempt {e.attempt + 1}: {e.reason}")
+        verdict = ("rejected", "red") if e.final else ("repairing", "yellow")
+        self._line(verdict, f" {e.candidate_id} attempt {e.attempt + 1}: {e.reason}")
 
     def _on_TrainingStarted(self, e: ev.TrainingStarted) -> None:
         if self._progress is not None:
@@ -148,9 +155,9 @@ class HeadlessReporter:
     def _on_TrainingFinished(self, e: ev.TrainingFinished) -> None:
         self._drop_task(e.training_id)
         if e.status == "finished":
-            self._line(f"[green]finished[/green] {e.training_id}: score {_fmt(e.score)}")
+            self._line(("finished", "green"), f" {e.training_id}: score {_fmt(e.score)}")
         else:
-            self._line(f"[red]{e.status}[/red] {e.training_id}: {e.reason}")
+            self._line((e.status, "red"), f" {e.training_id}: {e.reason}")
 
     def _on_TrainingPaused(self, e: ev.TrainingPaused) -> None:
         self._drop_task(e.training_id)
@@ -163,11 +170,11 @@ class HeadlessReporter:
 
     def _on_IterationFinished(self, e: ev.IterationFinished) -> None:
         best = f"{e.best_candidate_id} (search score {_fmt(e.best_score)}, one seed)" if e.best_candidate_id else "none"
-        self._line(f"[bold]iteration {e.iteration + 1} done[/bold]; best so far: {best}")
+        self._line((f"iteration {e.iteration + 1} done", "bold"), f"; best so far: {best}")
 
     def _on_FinalEvaluationStarted(self, e: ev.FinalEvaluationStarted) -> None:
         self._line(
-            f"[bold]final evaluation[/bold]: {e.best_candidate_id} and the raw-state baseline, "
+            ("final evaluation", "bold"), f": {e.best_candidate_id} and the raw-state baseline, "
             f"{e.seeds} seed(s) x {e.steps} steps"
         )
 
@@ -192,7 +199,9 @@ class HeadlessReporter:
 
 
 def summary_table(summary: dict[str, Any], candidates: list[CandidateView]) -> Table:
-    table = Table(title=f"run {summary['run_id']} — {summary['env_id']} — {summary['status']}", expand=False)
+    """The end-of-run table; every cell, the title and the caption are literal Text (never markup)."""
+    table = Table(title=Text(f"run {summary['run_id']} — {summary['env_id']} — {summary['status']}"),
+                  expand=False)
     for name in ("candidate", "iter", "status", "score", "+dims", "note"):
         table.add_column(name)
     best_id = (summary.get("best") or {}).get("candidate_id")
@@ -202,24 +211,24 @@ def summary_table(summary: dict[str, Any], candidates: list[CandidateView]) -> T
                       "the raw state at the search's budget")
     for cand in candidates:
         note = cand.reason or ("best" if cand.candidate_id == best_id else "")
-        table.add_row(
+        table.add_row(*_cells(
             cand.candidate_id, "-" if cand.iteration is None else str(cand.iteration + 1), cand.status,
             _fmt(cand.score), "-" if cand.extra_dims is None else str(cand.extra_dims), note[:70],
-        )
+        ))
     final = summary.get("final")
     if final:
         for arm, label in (("best", "best"), ("raw" if "raw" in final else "baseline", "raw")):
             data = final[arm]
-            table.add_row(
+            table.add_row(*_cells(
                 f"final {label}", "", f"{data['seeds']} seeds", f"{_fmt(data['mean'])} ± {_fmt(data['std'])}", "",
                 f"IQM {_fmt(data.get('iqm'))}, AUC {_fmt(data.get('auc'))}",
-            )
+            ))
         imp = final.get("improvement")
-        # both intervals the verdict rests on, and its label (search/comparison_text.py)
-        table.add_row("difference", "", "", "-" if imp is None else f"{imp:+.4g}", "",
-                      comparison_text(imp, final.get("improvement_relative"), final.get("improvement_ci95"),
-                                      final.get("improvement_ci95_t"), final.get("verdict"),
-                                      has_t="improvement_ci95_t" in final))
+        # both intervals the verdict rests on, and its label (experiments/comparison_text.py)
+        table.add_row(*_cells("difference", "", "", "-" if imp is None else f"{imp:+.4g}", "",
+                              comparison_text(imp, final.get("improvement_relative"), final.get("improvement_ci95"),
+                                              final.get("improvement_ci95_t"), final.get("verdict"),
+                                              has_t="improvement_ci95_t" in final)))
     caption = [headline_text(summary.get("headline"))]
     if summary.get("verdict"):
         caption.append(str(summary["verdict"]))
@@ -232,8 +241,12 @@ def summary_table(summary: dict[str, Any], candidates: list[CandidateView]) -> T
         caption.append(f"best chosen on fresh seeds: {best['candidate_id']} seed mean {best['selection_mean']:.4g} "
                        f"(search score {_fmt(best.get('score'))})")
     caption.append(env_steps_text(summary))
-    table.caption = "\n".join(caption)
+    table.caption = Text("\n".join(caption))
     return table
+
+
+def _cells(*values: str) -> list[Text]:
+    return [Text(value) for value in values]
 
 
 def env_steps_text(summary: dict[str, Any]) -> str:

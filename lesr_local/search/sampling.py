@@ -90,7 +90,8 @@ class CandidateSampler:
                 f"--constrain auto: measuring how {model.name} writes free-form code "
                 f"({PROBE_SAMPLES} samples, once per model file)")))
 
-        constrain, verdict = decide_constrain(self.config.llm.constrain, model, self.session.client, announce)
+        constrain, verdict = decide_constrain(self.config.llm.constrain, model, self.session.client, announce,
+                                              unsafe_no_seccomp=self.config.unsafe_no_seccomp)
         if verdict is not None:
             self.sink(ev.Log(self.run_id, level="info", message=(
                 f"--constrain auto: {model.name} wrote {verdict.valid} valid of {verdict.samples} free-form "
@@ -117,7 +118,8 @@ class CandidateSampler:
                 return _check_result({"valid": False, "state_dim": self.env.state_dim,
                                       "reason": f"same code as candidate {twin}: write different features "
                                                 "or a different intrinsic reward"})
-            return check_candidate(code, self.config.env_id, self.config.env_spec)
+            return check_candidate(code, self.config.env_id, self.config.env_spec,
+                                   unsafe_no_seccomp=self.config.unsafe_no_seccomp)
 
         def on_attempt(attempt: Any) -> None:
             key = f"i{it}-k{k}-a{attempt.index}"

@@ -30,7 +30,7 @@ def spec_for(config: RunConfig, *, code: str | None, seed: int, steps: int, shap
         intrinsic_weight=config.intrinsic_weight if intrinsic_weight is None else intrinsic_weight,
         shaping=shaping or config.shaping, observation=observation, td3=config.td3, eval=config.eval,
         threads=config.train_threads, env_spec=config.env_spec, algo=algo, device=device,
-        runtime_checks=True,
+        runtime_checks=True, unsafe_no_seccomp=config.unsafe_no_seccomp,  # a machine decision: not in the key
     )
 
 

@@ -97,7 +97,7 @@ class LesrApp(App[int]):
                         screen.refresh_status()
                 visible = isinstance(self.screen, LiveRunScreen) and self.screen.session is session
                 if not visible:
-                    self.notify(f"{session.title}: {session.state.status}", title="Run ended")
+                    self.notify(f"{session.title}: {session.state.status}", title="Run ended", markup=False)
 
     # ------------------------------------------------------------------ runs
 
@@ -118,10 +118,11 @@ class LesrApp(App[int]):
         try:
             run = self.store.get_run(run_id)
         except LesrError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return None
         if run.status == "finished" and seeds is None:
-            self.notify(f"run {run_id} already finished; nothing to resume (s: more seeds)", severity="warning")
+            self.notify(f"run {run_id} already finished; nothing to resume (s: more seeds)", severity="warning",
+                        markup=False)
             return None
         session = RunSession(self.home, resume_run_id=run_id, seeds=seeds)
         session.state.env_id = run.env_id

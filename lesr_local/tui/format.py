@@ -1,4 +1,10 @@
-"""Small text formatters shared by the screens (numbers, deltas, statuses, sizes, times)."""
+"""Small text formatters shared by the screens (numbers, deltas, statuses, sizes, times).
+
+Text that came from a candidate, the LLM, the store or the file system is shown through `plain`
+(or another `Text`), never as a bare string: Textual reads bare strings in widgets, table cells and
+options as markup, so a reason such as "[/]" would crash the screen and "[@click=...]" would
+become a live action link.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,11 @@ STATUS_STYLES = {
     "rejected": "magenta", "interrupted": "yellow", "stopped": "yellow", "paused": "cyan", "writing": "cyan",
     "accepted": "cyan", "repairing": "magenta", "error": "bold red",
 }
+
+
+def plain(value: object, style: str = "") -> Text:
+    """`value` as literal text: brackets in it are characters, never markup."""
+    return Text(str(value), style=style)
 
 
 def fmt_score(value: float | None) -> str:

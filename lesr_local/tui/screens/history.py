@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from lesr_local.errors import LesrError
 from lesr_local.procs import pid_alive
 from lesr_local.search.headline import run_headline
-from lesr_local.tui.format import fmt_score, fmt_time, status_text
+from lesr_local.tui.format import fmt_score, fmt_time, plain, status_text
 from lesr_local.tui.services import AppServices
 
 
@@ -66,8 +66,8 @@ class HistoryScreen(Screen[None]):
                 status = "interrupted"
             head = run_headline(run)
             table.add_row(
-                run.run_id, run.env_id, status_text(status), *headline_cells(head),
-                fmt_time(run.created), run.preset, key=run.run_id,
+                plain(run.run_id), plain(run.env_id), status_text(status), *headline_cells(head),
+                fmt_time(run.created), plain(run.preset), key=run.run_id,
             )
         if self.runs:
             table.move_cursor(row=min(cursor, len(self.runs) - 1))

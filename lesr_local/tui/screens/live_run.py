@@ -152,7 +152,8 @@ class LiveRunScreen(Screen[None]):
 
     def _on_finished(self, event: ev.RunFinished) -> None:
         severity = "information" if event.status == "finished" else "warning"
-        self.notify(f"run {event.status}" + (f": {event.reason}" if event.reason else ""), severity=severity)
+        self.notify(f"run {event.status}" + (f": {event.reason}" if event.reason else ""), severity=severity,
+                    markup=False)
 
     def refresh_status(self) -> None:
         state = self.session.state
@@ -228,7 +229,8 @@ class LiveRunScreen(Screen[None]):
         try:
             frames = render_frames(env_id, policy_path, code, env_spec=env_spec, count=24, every=2,
                                    width=width * 2, height=height * 2, cancel=self.session.cancel_event
-                                   if self.session.state.status in ("running", "starting") else None)
+                                   if self.session.state.status in ("running", "starting") else None,
+                                   unsafe_no_seccomp=bool((self.session.state.config or {}).get("unsafe_no_seccomp")))
         except LesrError as exc:
             self.app.call_from_thread(self._preview_failed, str(exc))
             return

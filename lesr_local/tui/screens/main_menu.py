@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -44,7 +45,7 @@ class MainMenuScreen(Screen[None]):
         ]
         for index, session in enumerate(self.services.sessions):
             status = session.state.status
-            options.append(Option(f"Live run     {session.title} · {status}", id=f"live-{index}"))
+            options.append(Option(Text(f"Live run     {session.title} · {status}"), id=f"live-{index}"))
         return options
 
     def on_screen_resume(self) -> None:

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from lesr_local.errors import LesrError
 from lesr_local.llm.discovery import discover_models
-from lesr_local.tui.format import fmt_bytes, fmt_count
+from lesr_local.tui.format import fmt_bytes, fmt_count, plain
 from lesr_local.workspace import PROJECT_ROOT
 
 MODEL_COLUMNS = ("Name", "Size", "Quant", "Params", "Context", "Chat", "Default", "Source")
@@ -35,9 +35,9 @@ def short_path(path: Path | str) -> str:
 
 def model_row(model: Any) -> tuple[Any, ...]:
     return (
-        model.name, fmt_bytes(model.size_bytes), model.quantization or "—", fmt_count(model.parameters),
+        plain(model.name), fmt_bytes(model.size_bytes), plain(model.quantization or "—"), fmt_count(model.parameters),
         fmt_count(model.context_length), "yes" if model.chat_template else "no",
-        Text("★ default", style="bold green") if model.default else "", model.source,
+        Text("★ default", style="bold green") if model.default else "", plain(model.source),
     )
 
 
@@ -111,4 +111,4 @@ class ModelsScreen(Screen[None]):
         default = next((m for m in self.models if m.default), None)
         if default is not None:
             lines.append(f"default for new runs: {default.name}")
-        self.query_one("#model-detail", Static).update("\n".join(lines))
+        self.query_one("#model-detail", Static).update(plain("\n".join(lines)))

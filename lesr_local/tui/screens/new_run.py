@@ -32,7 +32,7 @@ from lesr_local.config import PRESETS, RunConfig, preset, with_overrides
 from lesr_local.envs.catalogue import get_env_info, list_envs
 from lesr_local.errors import LesrError
 from lesr_local.llm import discovery
-from lesr_local.tui.format import fmt_bytes, fmt_count
+from lesr_local.tui.format import fmt_bytes, fmt_count, plain
 from lesr_local.tui.services import AppServices
 from lesr_local.tui.tabs import switch_tab
 
@@ -71,7 +71,7 @@ def dims_table(info: Any) -> Table:
     table.add_column("meaning", ratio=1)
     table.add_column("unit", no_wrap=True, style="dim")
     for dim in info.dims:
-        table.add_row(str(dim.index), dim.description, dim.unit)
+        table.add_row(str(dim.index), plain(dim.description), plain(dim.unit))
     return table
 
 
@@ -154,7 +154,7 @@ class NewRunScreen(Screen[None]):
         try:
             self.envs = list_envs()
         except LesrError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             self.envs = []
         self._filter_envs("")
         default = preset(self.preset_name).env_id
@@ -178,7 +178,7 @@ class NewRunScreen(Screen[None]):
             label = f"{env.env_id}"
             haystack = f"{env.env_id} {env.name} {env.family} {env.task}".lower()
             if not needle or all(part in haystack for part in needle.split()):
-                options.append(Option(label, id=env.env_id))
+                options.append(Option(plain(label), id=env.env_id))
         typed = text.strip()
         if typed and not any(o.id == typed for o in options) and " " not in typed:
             options.append(Option(Text(f"use {typed!r} (described from its MuJoCo model)", style="italic"),
@@ -226,7 +226,7 @@ class NewRunScreen(Screen[None]):
         if known is not None:
             self._show_env(known)
         else:
-            self.query_one("#env-task", Static).update(f"Describing {env_id} from its MuJoCo model…")
+            self.query_one("#env-task", Static).update(plain(f"Describing {env_id} from its MuJoCo model…"))
             self.query_one("#env-dims", Static).update("")
             self.describe_env(env_id)
         self._update_summary()
@@ -282,7 +282,7 @@ class NewRunScreen(Screen[None]):
         model_list.clear_options()
         for index, model in enumerate(models):
             star = "★ " if model.default else "  "
-            model_list.add_option(Option(f"{star}{model.name}", id=str(index)))
+            model_list.add_option(Option(plain(f"{star}{model.name}"), id=str(index)))
         if not models:
             model_list.add_option(Option("no GGUF model found — see Models", disabled=True))
             return
@@ -306,12 +306,12 @@ class NewRunScreen(Screen[None]):
 
     def _show_model(self, index: int) -> None:
         model = self.models[index]
-        self.query_one("#model-info", Static).update(
+        self.query_one("#model-info", Static).update(plain(
             f"{model.name}\nsize {fmt_bytes(model.size_bytes)} · quantization {model.quantization or '—'}"
             f" · parameters {fmt_count(model.parameters)} · context {fmt_count(model.context_length)}\n"
             f"chat template: {'yes' if model.chat_template else 'no (base model)'} · source {model.source}"
             + (" · default" if model.default else "")
-        )
+        ))
         self._update_summary()
 
     # ------------------------------------------------------------------ settings
@@ -375,10 +375,10 @@ class NewRunScreen(Screen[None]):
         model = self.models[self.model_index].name if self.models and self.model_index is not None else "default"
         if config.llm.url:
             model = f"server {config.llm.url}"
-        summary.update(
+        summary.update(plain(
             f"{config.env_id} · {model} · {config.preset}: K={config.samples} I={config.iterations} "
             f"N={fmt_count(config.steps)} seeds={config.seeds}"
-        )
+        ))
 
     # ------------------------------------------------------------------ actions
 
@@ -391,6 +391,6 @@ class NewRunScreen(Screen[None]):
         try:
             config = self.build_config()
         except LesrError as exc:
-            self.notify(str(exc), title="Cannot start", severity="error")
+            self.notify(str(exc), title="Cannot start", severity="error", markup=False)
             return
         self.services.start_run(config, replace=self)

@@ -16,7 +16,15 @@ from lesr_local.errors import LesrError
 from lesr_local.experiments.ablation import ablation_report, difference_text
 from lesr_local.experiments.comparison_text import comparison_text, label_style
 from lesr_local.search.headline import headline_text, run_headline
-from lesr_local.tui.format import fmt_delta, fmt_duration, fmt_mean_std, fmt_score, fmt_time, status_text
+from lesr_local.tui.format import (
+    fmt_delta,
+    fmt_duration,
+    fmt_mean_std,
+    fmt_score,
+    fmt_time,
+    plain,
+    status_text,
+)
 from lesr_local.tui.screens.more_seeds import MoreSeedsScreen
 from lesr_local.tui.services import AppServices
 from lesr_local.tui.widgets.transfer_panel import TransferPanel
@@ -135,8 +143,9 @@ class RunDetailScreen(Screen[None]):
         for view in views:
             if view.training is None:  # rejected, or not trained yet
                 rows.append((view.candidate.created_at, view.candidate_id, (
-                    view.candidate_id, "search", "" if view.iteration is None else str(view.iteration),
-                    status_text(view.status), Text("-", justify="right"), Text(""), _one_line(view.reason or ""))))
+                    plain(view.candidate_id), "search", plain("" if view.iteration is None else view.iteration),
+                    status_text(view.status), Text("-", justify="right"), Text(""),
+                    plain(_one_line(view.reason or "")))))
         for t in trainings:
             if t.purpose in ("ablation", "transfer"):
                 continue
@@ -145,10 +154,10 @@ class RunDetailScreen(Screen[None]):
                     else t.reason or "")
             kind = t.purpose if t.purpose == "search" else f"{t.purpose} · {'raw' if t.is_raw else t.candidate_id}"
             rows.append((t.created_at, t.training_id, (
-                t.training_id, kind, "" if iteration is None else str(iteration), status_text(t.status),
+                plain(t.training_id), plain(kind), plain("" if iteration is None else iteration), status_text(t.status),
                 Text(fmt_score(t.score), justify="right"),
                 fmt_delta(t.score, baseline if t.purpose == "search" and t.stopped_at_step is None else None),
-                _one_line(note))))
+                plain(_one_line(note)))))
         rows.sort(key=lambda row: row[0])
         self.candidates = [key for _, key, _ in rows]
         for _, key, cells in rows:

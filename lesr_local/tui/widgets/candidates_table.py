@@ -7,7 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from lesr_local.tui.format import fmt_delta, fmt_progress, fmt_score, status_text
+from lesr_local.tui.format import fmt_delta, fmt_progress, fmt_score, plain, status_text
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("candidate", "Candidate"), ("iteration", "It"), ("status", "Status"), ("progress", "Progress"),
@@ -41,8 +41,8 @@ class CandidatesTable(DataTable[Any]):
     def _cells(self, row: dict[str, Any]) -> dict[str, Any]:
         iteration = row.get("iteration")
         return {
-            "candidate": row["candidate"],
-            "iteration": "" if iteration is None else str(iteration),
+            "candidate": plain(row["candidate"]),
+            "iteration": plain("" if iteration is None else iteration),
             "status": status_text(row.get("status", "pending")),
             "progress": fmt_progress(row.get("step"), row.get("total")),
             "score": Text(fmt_score(row.get("score")), justify="right"),

@@ -171,7 +171,7 @@ class TransferPanel(Vertical):
         self.reload()
 
     def _status(self, message: str | Text) -> None:
-        self.query_one("#transfer-status", Static).update(message)
+        self.query_one("#transfer-status", Static).update(message if isinstance(message, Text) else Text(message))
 
     def on_unmount(self) -> None:
         if self.cancel is not None:
