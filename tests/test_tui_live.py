@@ -196,3 +196,21 @@ async def test_preview_shows_random_frames_before_any_policy(home: Path) -> None
         assert "random actions" in caption
         await pilot.press("p")
         assert view.frame_count == 0  # preview off
+
+
+def test_the_preview_shows_the_best_candidates_search_policy(home: Path) -> None:
+    """The live preview's target is the best candidate's own search policy (a TrainingRecord's), else
+    random actions: before trainings were records it read a field that no longer exists and ended the app."""
+    from lesr_local.store import Store
+    from lesr_local.tui.screens.live_run import preview_target
+    from tests.helpers_tui import CODE, RUN_ID, make_finished_run
+
+    make_finished_run(home)
+    assert preview_target(home, RUN_ID, "i0-k0") == (None, None, "random actions")  # no policy file yet
+    policy = home / "runs" / RUN_ID / "policies" / "i0-k0.safetensors"
+    with Store(home) as store:
+        trained = store.get_training(RUN_ID, "i0-k0")
+        store.finish_training(RUN_ID, "i0-k0", score=trained.score, curve=trained.curve, lipschitz=None,
+                              dim_names=None, steps=1200, seconds=1.0, steps_per_s=1.0, policy_path=str(policy))
+    assert preview_target(home, RUN_ID, "i0-k0") == (str(policy), CODE, "best: i0-k0")
+    assert preview_target(home, RUN_ID, None) == (None, None, "random actions")

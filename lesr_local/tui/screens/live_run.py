@@ -215,24 +215,15 @@ class LiveRunScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="preview")
     def render_preview(self, env_id: str, run_id: str | None, best_id: str | None, env_spec: str | None,
                        width: int, height: int) -> None:
-        policy_path: str | None = None
-        code: str | None = None
-        label = "random actions"
-        if run_id and best_id:
-            try:
-                with Store(self.session.home) as store:
-                    record = store.find_candidate(run_id, best_id)
-            except LesrError:
-                record = None
-            if record is not None and record.policy_path:
-                policy_path, code, label = record.policy_path, record.code, f"best: {best_id}"
+        policy_path, code, label = preview_target(self.session.home, run_id, best_id)
         try:
             frames = render_frames(env_id, policy_path, code, env_spec=env_spec, count=24, every=2,
                                    width=width * 2, height=height * 2, cancel=self.session.cancel_event
                                    if self.session.state.status in ("running", "starting") else None,
                                    unsafe_no_seccomp=bool((self.session.state.config or {}).get("unsafe_no_seccomp")))
-        except LesrError as exc:
-            self.app.call_from_thread(self._preview_failed, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a preview that fails is a line on the screen, never the app's end
+            message = str(exc) if isinstance(exc, LesrError) else f"preview failed: {type(exc).__name__}: {exc}"
+            self.app.call_from_thread(self._preview_failed, message)
             return
         self.app.call_from_thread(self._preview_ready, frames, label)
 
@@ -278,3 +269,18 @@ class LiveRunScreen(Screen[None]):
             self.notify("the run goes on in the background; open it again from the main menu")
         self.services.leave_live_screen(self)
 
+
+
+def preview_target(home: Any, run_id: str | None, best_id: str | None) -> tuple[str | None, str | None, str]:
+    """(policy file, candidate code, label) of the preview: the best candidate's search policy once it
+    has one, else random actions."""
+    if not (run_id and best_id):
+        return None, None, "random actions"
+    try:
+        with Store(home) as store:
+            view = next((v for v in store.candidate_views(run_id) if v.candidate_id == best_id), None)
+    except LesrError:
+        view = None
+    if view is None or view.training is None or not view.training.policy_path:
+        return None, None, "random actions"
+    return view.training.policy_path, view.code, f"best: {best_id}"
