@@ -20,10 +20,11 @@ README = ROOT / "README.md"
 README_MAX_LINES = 180
 README_MAX_BYTES = 14 * 1024
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
+CLI_PAGE = ROOT / "docs" / "cli.md"
 
 FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1\s*$", re.S | re.M)
 SPAN = re.compile(r"(`+)(.+?)\1", re.S)
-LESR = re.compile(r"(?<![\w/.\-])lesr(?![\w\-])")
+LESR = re.compile(r"(?<![\w/.\-])lesr(?![\w\-.])")
 SHELL_END = {"|", "||", "&&", ";", ">", "2>", ">>", "&"}
 WORD = re.compile(r"[a-z][a-z0-9\-]*")
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -118,6 +119,8 @@ def check_invocation(tokens: list[str], parser: argparse.ArgumentParser | None =
                 break
             currents, path = [commands[n] for n in names], [*path, "|".join(names)]
             continue
+        if walking and commands and not names[0].startswith("-"):
+            currents = list(commands.values())  # `lesr bench KIND ... --json`: one of its commands
         walking = False  # a positional argument, a placeholder or `...`: the command is known now
     return why
 
@@ -160,6 +163,27 @@ def link_problems(page: Path) -> list[Problem]:
     return problems
 
 
+def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("lesr",)):
+    """(path, parser) of every command and sub-command."""
+    for name, child in _subparsers(parser).items():
+        yield (*path, name), child
+        yield from commands(child, (*path, name))
+
+
+def reference_gaps(page_text: str, parser: argparse.ArgumentParser) -> list[str]:
+    """Commands without a `### `lesr ...`` section in the reference, and options missing from theirs."""
+    sections = dict(re.findall(r"^### `(lesr[^`]*)`\n(.*?)(?=^### |\Z)", page_text, re.S | re.M))
+    gaps = []
+    for path, sub in commands(parser):
+        options = [o for o in _options(sub) if o.startswith("--") and o not in ("--help", "--home")]
+        name = " ".join(path)
+        if name not in sections:
+            gaps.append(f"no section for {name}")
+            continue
+        gaps += [f"{name}: {o} not listed" for o in options if not re.search(rf"`{o}[ `]", sections[name])]
+    return gaps
+
+
 # -- the checker itself, on strings ---------------------------------------------------------------
 
 
@@ -177,7 +201,8 @@ def test_real_commands_tables_and_shell_lines_pass() -> None:
             "`lesr --home DIR history --json`, `lesr models add FILE.gguf --link`, `lesr bench llm|td3 --compare sb3`\n"
             "```bash\nLESR_HOME=/tmp/b lesr history --json | jq --raw-output .  # jq's flags are not lesr's\n"
             "lesr candidate check f.py \\\n  --env Hopper-v5 --json\n```\n"
-            "`lesr_local/cli.py`, lesr-local and `.venv/bin/lesr-x` are no commands.\n")
+            "`lesr_local/cli.py`, lesr-local, `lesr.sqlite3` and `.venv/bin/lesr-x` are no commands.\n"
+            "`lesr bench KIND ... --json` (a placeholder: the flag of any of its commands)\n")
     assert docs_problems(text, "example") == []
 
 
@@ -195,6 +220,17 @@ def test_a_broken_link_and_anchor_are_caught(tmp_path: Path) -> None:
     assert [p.text for p in link_problems(page)] == ["missing.md", "other.md#nowhere"]
 
 
+def test_a_reference_missing_a_command_or_option_is_caught() -> None:
+    parser = argparse.ArgumentParser(prog="lesr")
+    sub = parser.add_subparsers()
+    sub.add_parser("gc").add_argument("--dry-run", action="store_true")
+    sub.add_parser("history").add_argument("--json", action="store_true")
+    page = "### `lesr gc`\n\n| `--dry-run` | only say |\n"
+    assert reference_gaps(page, parser) == ["no section for lesr history"]
+    assert reference_gaps("### `lesr gc`\n\nnothing\n### `lesr history`\n| `--json` |", parser) == [
+        "lesr gc: --dry-run not listed"]
+
+
 # -- the real docs --------------------------------------------------------------------------------
 
 
@@ -207,6 +243,11 @@ def test_every_command_and_flag_the_docs_name_exists() -> None:
 def test_the_docs_name_commands_at_all() -> None:
     # the check above would pass on docs that quote no command; the README quotes several
     assert len([t for code, block in code_pieces(README.read_text()) for t in invocations(code, block)]) >= 10
+
+
+def test_the_cli_page_lists_every_command_and_option() -> None:
+    gaps = reference_gaps(CLI_PAGE.read_text(), build_parser())
+    assert not gaps, "\n".join(gaps)
 
 
 def test_every_relative_link_resolves() -> None:
