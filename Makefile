@@ -6,7 +6,7 @@
 #
 # Air-gapped machines: `make bundle` (connected, same OS/arch/Python as the target) writes
 # $(BUNDLE)/ and $(BUNDLE).tar; on the target, `make setup OFFLINE=path/to/bundle` installs from it
-# alone after checking its manifest (see README, "Air-gapped machines").
+# alone after checking its manifest (see docs/offline.md).
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0

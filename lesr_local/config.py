@@ -127,7 +127,7 @@ def _preset_smoke() -> RunConfig:
 
 
 def _preset_quick() -> RunConfig:
-    # A meaningful run on a 2-core CPU, within about 25 minutes the first time (README, "Presets").
+    # A meaningful run on a 2-core CPU (docs/method.md, "Presets"; measured wall times: docs/benchmarks.md).
     # Potential shaping: the quick preset is what the bundled 270M model runs, and its intrinsic
     # rewards are often unaligned with the task (it paid for |torso height| on HalfCheetah); a
     # potential-based G can slow learning but cannot redirect it. The paper preset stays additive.

@@ -1,6 +1,6 @@
 """The sandbox's own walls, tested in real subprocesses (apply_limits is irreversible).
 
-These prove what docs/ARCHITECTURE.md claims: with the limits a check worker and a training worker
+These prove what docs/security.md claims: with the limits a check worker and a training worker
 really get (`candidates.checks.default_check_limits`, `rl.sandboxing.training_limits`), a worker cannot
 start processes, open network sockets or write files, while threads still work; and code executed in
 the stripped namespace (even code the AST policy would have refused) finds no open, no imports and no

@@ -1,6 +1,6 @@
 """A chat model whose template is missing or broken (tiny GGUFs written with the real `gguf` package).
 
-Documented behaviour (README, llm/prompting.py): no template -> the completion format; a template that
+Documented behaviour (docs/models.md, llm/prompting.py): no template -> the completion format; a template that
 does not parse, cannot render a system + user exchange, or drops the messages -> one line, exit 2,
 before a run is created.
 """

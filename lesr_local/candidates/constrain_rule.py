@@ -4,7 +4,7 @@ The rule is a measurement, taken once per model file and remembered: the model w
 `PROBE_SAMPLES` unconstrained candidates for the `PROBE_ENV` prompt (the same prompt, priming,
 extraction and candidate checks as a search, no repairs); free-form decoding is kept for `auto`
 only if at least `PROBE_MIN_VALID_RATE` of them (2 of 3) pass the checks. Anything less costs a
-search more repair turns than the grammar does (figures for the models measured: README).
+search more repair turns than the grammar does (figures for the models measured: docs/benchmarks.md).
 
 Why not the model's size or name: a 135M chat model and a 7B one differ in what they write, not in a
 flag in their files, and users bring models we have never seen. Where no client is at hand to measure

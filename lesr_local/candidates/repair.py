@@ -51,7 +51,7 @@ def code_prefix(params: Any, model: Any = None) -> str:
 
     Chat models are not primed with the half-written function: SmolLM2-135M-Instruct closed the
     block at once or wrote the bodies flush left (1 valid of 6 free-form), and wrote whole modules
-    after the fence alone (3 of 6; figures in README).
+    after the fence alone (3 of 6; figures in docs/benchmarks.md).
     """
     if getattr(params, "grammar", None) or getattr(model, "chat_template", False):
         return GRAMMAR_CODE_PREFIX

@@ -1,4 +1,5 @@
-"""`lesr bench llm|td3|search`: performance figures as JSON (speed goals are checked here, not in tests)."""
+"""`lesr bench llm|td3|checkpoint|search|reuse|executors`: performance figures as JSON (speed goals are
+checked here, not in tests; docs/benchmarks.md keeps the measured runs)."""
 
 from __future__ import annotations
 

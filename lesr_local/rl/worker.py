@@ -113,7 +113,11 @@ def run_training(
 ) -> TrainResult:
     """Train in a sandboxed subprocess; `on_pid(pid)` is told the worker's pid once it started.
 
-    `command` replaces the worker's command line (tests use it to speak the protocol badly)."""
+    A checkpoint of this very training in `spec.checkpoint_dir` is resumed (same step count, same RNG
+    streams); any other is ignored. So callers keep checkpoint folders apart: the training service
+    gives every training its own, `lesr train` a new folder (or `--out DIR`, checked against its
+    training.json). `command` replaces the worker's command line (tests use it to speak the protocol
+    badly)."""
     global _live_workers
     with _live_lock:
         _live_workers += 1

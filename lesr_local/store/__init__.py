@@ -1,4 +1,4 @@
-"""SQLite (WAL) run store + per-run artifact folders; see docs/ARCHITECTURE.md (store/)."""
+"""SQLite (WAL) run store + per-run artifact folders; see docs/architecture.md."""
 
 from lesr_local.store.db import DB_NAME, NewTraining, Store
 from lesr_local.store.ids import new_run_id
