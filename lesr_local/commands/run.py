@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="successive halving of each iteration's candidates (default: halving for quick and paper)")
     parser.add_argument("--select-seeds", type=int, default=None, metavar="S2",
                         help="re-train the top search candidates and the control on S2 fresh seeds before "
-                             "choosing the best (0 = pick on the single search seed; quick and paper: 2)")
+                             "choosing the best (0 = pick on the single search seed; quick: 1, paper: 2)")
     parser.add_argument("--env-spec", default=None, metavar="FILE", help="TOML description of an uncatalogued env")
     parser.add_argument("--no-video", action="store_true", help="skip the video of the best candidate")
     parser.add_argument("--resume", default=None, metavar="RUN_ID",
