@@ -148,3 +148,14 @@ def test_the_opt_out_reaches_the_run_config_and_a_resumed_run_records_it(tmp_pat
     _opt_out_on_resume(home, run_id)
     with Store(home) as store:
         assert RunConfig.from_dict(store.get_run(run_id).config).unsafe_no_seccomp is True
+
+
+def test_a_run_on_a_machine_without_seccomp_is_refused_before_it_exists(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = _without_seccomp("-m", "lesr_local", "run", "--env", ENV, "--preset", "smoke", "--headless",
+                            home=home, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "--unsafe-no-seccomp" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not (home / "lesr.sqlite3").exists() or not json.loads(
+        subprocess.run([sys.executable, "-m", "lesr_local", "history", "--json"], capture_output=True, text=True,
+                       env=dict(os.environ, LESR_HOME=str(home)), cwd=ROOT).stdout or "[]")

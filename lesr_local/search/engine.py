@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lesr_local import events as ev
+from lesr_local.candidates.checks import sandbox_walls
 from lesr_local.config import RunConfig, save_toml, validate
 from lesr_local.envs.catalogue import get_env_info
 from lesr_local.errors import BadInput, Interrupted, LesrError, RunFailed
@@ -71,6 +72,7 @@ class SearchEngine:
         """Validate, create the run in the store, drive it to the end."""
         validate(config)  # a config built in code skipped RunConfig.from_dict: refuse before writing anything
         env = _env_info(config)
+        _require_walls(config)  # the walls fail closed: a machine without them is refused before the run exists
         model = _model(config)
         executor = self._executor(config)  # an unusable executor is bad input: nothing stored yet
         try:
@@ -514,6 +516,16 @@ class _Bridge:
 
 def _remove_tree(folder: str) -> None:
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _require_walls(config: RunConfig) -> None:
+    """BadInput (one line) when this machine's sandbox would refuse candidate code and the user did not
+    opt out: found by a real check worker with a harmless probe, before anything is stored."""
+    if config.unsafe_no_seccomp:
+        return
+    refused = sandbox_walls().get("refused")
+    if refused:
+        raise BadInput(str(refused))
 
 
 def _env_info(config: RunConfig) -> EnvInfo:
