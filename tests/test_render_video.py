@@ -72,7 +72,7 @@ def trained_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     policy = tmp_path_factory.mktemp("policy") / "policy.safetensors"
     spec = TrainSpec(
         env_id="InvertedPendulum-v5", steps=300, seed=0, candidate_source=CANDIDATE,
-        td3=TD3Config(hidden_sizes=(32, 32), start_steps=100, batch_size=32),
+        learner=TD3Config(hidden_sizes=(32, 32), start_steps=100, batch_size=32),
         eval=EvalConfig(every=150, episodes=1, last_k=1, goal_episodes=1),
         policy_path=policy, threads=1,
     )

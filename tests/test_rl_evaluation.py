@@ -74,7 +74,7 @@ def test_training_on_a_goal_env_reports_success_rates(tmp_path) -> None:
     from lesr_local.rl.trainer import Trainer, TrainSpec
 
     spec = TrainSpec(env_id="FetchReachDense-v4", steps=300, seed=0,
-                     td3=TD3Config(hidden_sizes=(32, 32), start_steps=100, batch_size=32),
+                     learner=TD3Config(hidden_sizes=(32, 32), start_steps=100, batch_size=32),
                      eval=EvalConfig(every=150, episodes=1, last_k=2, goal_episodes=4), threads=1, device="cpu")
     trainer = Trainer(spec, Features())
     assert trainer.metric == "success_rate" and trainer.evaluator.episodes == 4  # goal_episodes, not episodes

@@ -26,7 +26,7 @@ from lesr_local.rl.trainer import Trainer, TrainSpec
 from lesr_local.sandbox.capabilities import drop_capabilities
 
 spec = TrainSpec(env_id="InvertedPendulum-v5", steps=300, seed=0, threads=2, device="cpu",
-                 td3=TD3Config(start_steps=200, batch_size=256),  # 100 full-size updates after the limit
+                 learner=TD3Config(start_steps=200, batch_size=256),  # 100 full-size updates after the limit
                  eval=EvalConfig(every=150, episodes=1, last_k=2))
 configure_threads(2)
 if sys.argv[1] == "warm":

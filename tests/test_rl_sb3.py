@@ -48,7 +48,7 @@ def test_sb3_learns_on_the_candidate_features_and_resumes_at_the_same_step(tmp_p
     ckpt = tmp_path / "ckpt"
     policy = tmp_path / "policy.safetensors"
     spec = TrainSpec(env_id=ENV, steps=steps, seed=3, candidate_source=GOOD, algo=algo, threads=1,
-                     td3=TD3Config(hidden_sizes=(64, 64), start_steps=300, batch_size=64), eval=EVAL,
+                     learner=TD3Config(hidden_sizes=(64, 64), start_steps=300, batch_size=64), eval=EVAL,
                      checkpoint_dir=ckpt, checkpoint_every=600, policy_path=policy)
     cancel = threading.Event()
 
@@ -82,7 +82,7 @@ def test_ppo_rollouts_shrink_for_short_trainings_and_stay_minibatch_multiples() 
 def test_sac_on_a_candidate_that_crashes_fails_with_its_reason(tmp_path: Path) -> None:
     crashing = GOOD.replace("return -updated_s[5]", "return 1.0 / (updated_s[5] - updated_s[5])")
     spec = TrainSpec(env_id=ENV, steps=400, seed=0, candidate_source=crashing, algo="sac", threads=1,
-                     td3=TD3Config(hidden_sizes=(16, 16), start_steps=100, batch_size=16), eval=EVAL)
+                     learner=TD3Config(hidden_sizes=(16, 16), start_steps=100, batch_size=16), eval=EVAL)
     result = run_training(spec)
     assert result.status == "failed"
     assert result.reason is not None and "intrinsic_reward" in result.reason, result.reason

@@ -56,7 +56,7 @@ def replay(env_id: str, seed: int, steps: int) -> list[Step]:
 
 
 def run(env_id: str, steps: int, tmp_path: Path | None = None, **kw: object) -> Trainer:
-    spec = TrainSpec(env_id=env_id, steps=steps, seed=3, td3=TD3Config(hidden_sizes=(16,), start_steps=steps,
+    spec = TrainSpec(env_id=env_id, steps=steps, seed=3, learner=TD3Config(hidden_sizes=(16,), start_steps=steps,
                      gamma=GAMMA), eval=EvalConfig(every=10 * steps, episodes=1), threads=1, device="cpu",
                      **kw)  # type: ignore[arg-type]
     trainer = Trainer(spec, Features(revise, potential))
@@ -157,7 +157,7 @@ def test_potential_shaping_resumes_with_the_same_stored_rewards(tmp_path: Path) 
     steps = 400
     straight = run("Hopper-v5", steps, intrinsic_weight=W, shaping="potential")
     ckpt = tmp_path / "ckpt"
-    spec = TrainSpec(env_id="Hopper-v5", steps=steps, seed=3, td3=TD3Config(hidden_sizes=(16,), start_steps=steps,
+    spec = TrainSpec(env_id="Hopper-v5", steps=steps, seed=3, learner=TD3Config(hidden_sizes=(16,), start_steps=steps,
                      gamma=GAMMA), eval=EvalConfig(every=10 * steps, episodes=1), threads=1, device="cpu",
                      intrinsic_weight=W, shaping="potential", checkpoint_dir=ckpt, checkpoint_every=100)
     first = Trainer(spec, Features(revise, potential))

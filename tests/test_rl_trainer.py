@@ -20,7 +20,7 @@ ENV = "InvertedPendulum-v5"
 def small_spec(tmp_path: Path, steps: int, **kw: object) -> TrainSpec:
     return TrainSpec(
         env_id=ENV, steps=steps, seed=kw.pop("seed", 1),  # type: ignore[arg-type]
-        td3=TD3Config(hidden_sizes=(64, 64), start_steps=300, batch_size=64),
+        learner=TD3Config(hidden_sizes=(64, 64), start_steps=300, batch_size=64),
         eval=EvalConfig(every=kw.pop("every", 500), episodes=5, last_k=2),  # type: ignore[arg-type]
         threads=1, device="cpu", **kw,  # type: ignore[arg-type]
     )
@@ -83,7 +83,7 @@ def test_features_are_computed_once_per_env_step(tmp_path: Path) -> None:
 
 
 def test_time_limit_truncation_does_not_cut_the_bootstrap(tmp_path: Path) -> None:
-    spec = TrainSpec(env_id="Swimmer-v5", steps=1200, seed=0, td3=TD3Config(hidden_sizes=(32,), start_steps=1200),
+    spec = TrainSpec(env_id="Swimmer-v5", steps=1200, seed=0, learner=TD3Config(hidden_sizes=(32,), start_steps=1200),
                      eval=EvalConfig(every=5000, episodes=1), threads=1, device="cpu")
     trainer = Trainer(spec, Features())
     trainer.run()
@@ -110,7 +110,7 @@ def test_checkpoint_resume_continues_the_same_rng_stream(tmp_path: Path) -> None
     # HalfCheetah episodes end on the time limit at 1000, 2000: a checkpoint coincides with an evaluation.
     def spec(**kw: object) -> TrainSpec:
         return TrainSpec(env_id="HalfCheetah-v5", steps=2300, seed=4,
-                         td3=TD3Config(hidden_sizes=(32, 32), start_steps=400, batch_size=32),
+                         learner=TD3Config(hidden_sizes=(32, 32), start_steps=400, batch_size=32),
                          eval=EvalConfig(every=1000, episodes=1, last_k=2), threads=1, device="cpu",
                          **kw)  # type: ignore[arg-type]
 

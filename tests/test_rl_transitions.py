@@ -39,7 +39,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trainer:
                          f'[make_kwargs]\nmax_episode_steps = {TIME_LIMIT}\n')
     spec = TrainSpec(
         env_id="ShortPendulum", env_spec=str(spec_file), steps=STEPS, seed=3, intrinsic_weight=WEIGHT,
-        td3=TD3Config(hidden_sizes=(16, 16), start_steps=10 * STEPS, batch_size=32),
+        learner=TD3Config(hidden_sizes=(16, 16), start_steps=10 * STEPS, batch_size=32),
         eval=EvalConfig(every=10 * STEPS, episodes=1, last_k=1), threads=1, device="cpu",
     )
     trainer = Trainer(spec, Features(_pole_angle_feature, _last_dim))

@@ -41,7 +41,7 @@ def spec_for(tmp_path: Path, steps: int, source: str | None = None, **kw: object
     kw.setdefault("threads", 1)
     return TrainSpec(
         env_id=ENV, steps=steps, seed=2, candidate_source=source,
-        td3=TD3Config(hidden_sizes=(32, 32), start_steps=200, batch_size=32),
+        learner=TD3Config(hidden_sizes=(32, 32), start_steps=200, batch_size=32),
         eval=EvalConfig(every=300, episodes=2, last_k=3), **kw,  # type: ignore[arg-type]
     )
 

@@ -17,7 +17,7 @@ from lesr_local.rl.spec import TrainSpec
 from lesr_local.rl.worker import run_training
 
 spec = TrainSpec(env_id="InvertedPendulum-v5", steps=200_000, seed=0, candidate_source=None,
-                 td3=TD3Config(hidden_sizes=(32, 32), start_steps=100, batch_size=32),
+                 learner=TD3Config(hidden_sizes=(32, 32), start_steps=100, batch_size=32),
                  eval=EvalConfig(every=100_000, episodes=1, last_k=1), threads=1)
 
 def report(pid):

@@ -96,7 +96,7 @@ sys.path.insert(0, {root!r})
 from lesr_local.config import EvalConfig, TD3Config
 from lesr_local.rl.spec import TrainSpec
 from lesr_local.rl.worker import run_training
-spec = TrainSpec(env_id={env!r}, steps=200, candidate_source={source!r}, td3=TD3Config(start_steps=100),
+spec = TrainSpec(env_id={env!r}, steps=200, candidate_source={source!r}, learner=TD3Config(start_steps=100),
                  eval=EvalConfig(every=200, episodes=1), threads=1, unsafe_no_seccomp={unsafe!r})
 result = run_training(spec)
 print(json.dumps({{"status": result.status, "reason": result.reason, "walls": result.walls,

@@ -28,7 +28,7 @@ EVIL = ROOT / "tests" / "data" / "workers" / "compromised_training_worker.py"
 
 
 def _spec(tmp_path: Path) -> TrainSpec:
-    return TrainSpec(env_id="InvertedPendulum-v5", steps=300, td3=TD3Config(start_steps=100),
+    return TrainSpec(env_id="InvertedPendulum-v5", steps=300, learner=TD3Config(start_steps=100),
                      eval=EvalConfig(every=300, episodes=1), checkpoint_dir=tmp_path / "run" / "checkpoint",
                      policy_path=tmp_path / "run" / "policy.safetensors", threads=1)
 

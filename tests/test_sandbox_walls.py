@@ -224,7 +224,7 @@ def test_training_worker_environment_holds_no_secrets(tmp_path: Path, monkeypatc
         seen.append(_environ_of(pid))
         cancel.set()
 
-    spec = TrainSpec(env_id="InvertedPendulum-v5", steps=200, td3=TD3Config(start_steps=100),
+    spec = TrainSpec(env_id="InvertedPendulum-v5", steps=200, learner=TD3Config(start_steps=100),
                      eval=EvalConfig(every=200, episodes=1), threads=1)
     result = run_training(spec, cancel=cancel, on_pid=on_pid)
     assert result.status == "cancelled"

@@ -237,7 +237,7 @@ def _tiny_spec(folder: Path) -> Any:
     from lesr_local.rl.spec import TrainSpec
 
     return TrainSpec(env_id="InvertedPendulum-v5", steps=600, seed=0, threads=1,
-                     td3=TD3Config(hidden_sizes=(32, 32), start_steps=200, batch_size=32),
+                     learner=TD3Config(hidden_sizes=(32, 32), start_steps=200, batch_size=32),
                      eval=EvalConfig(every=300, episodes=1, last_k=2, goal_episodes=1),
                      checkpoint_dir=folder / "ckpt", checkpoint_every=300, policy_path=folder / "policy.safetensors")
 

@@ -48,7 +48,7 @@ def test_a_checkpoint_of_another_training_is_never_resumed(lesr, home: Path, tmp
     proc, _ = _train(lesr, home, "--steps", "40", "--seed", "0", "--out", str(out), env=runtime)
     assert proc.returncode == 0, proc.stderr
     # A real checkpoint in that folder (taken at the first episode end of a real training).
-    spec = TrainSpec(env_id=ENV, steps=80, seed=0, td3=TD3Config(hidden_sizes=(16, 16), start_steps=1000),
+    spec = TrainSpec(env_id=ENV, steps=80, seed=0, learner=TD3Config(hidden_sizes=(16, 16), start_steps=1000),
                      checkpoint_dir=out / "checkpoint", checkpoint_every=1, threads=1, device="cpu")
     assert Trainer(spec, Features()).run().status == "finished"
     assert (out / "checkpoint").is_dir() and any((out / "checkpoint").iterdir())

@@ -16,7 +16,7 @@ from tests.helpers_runs import PENDULUM_CANDIDATE as CODE
 
 def _spec(**changes: object) -> TrainSpec:
     spec = TrainSpec(env_id="InvertedPendulum-v5", steps=1200, seed=1, candidate_source=CODE, intrinsic_weight=0.02,
-                     shaping="additive", td3=TD3Config(hidden_sizes=(64, 64), start_steps=400, batch_size=64),
+                     shaping="additive", learner=TD3Config(hidden_sizes=(64, 64), start_steps=400, batch_size=64),
                      eval=EvalConfig(every=300, episodes=2, last_k=3, goal_episodes=2))
     return dataclasses.replace(spec, **changes)
 
@@ -28,9 +28,9 @@ BASE = training_key(_spec())
     {"env_id": "Hopper-v5"}, {"candidate_source": CODE.replace("s[1] * s[3]", "s[0] * s[3]")},
     {"candidate_source": None}, {"algo": "sac"}, {"seed": 2}, {"intrinsic_weight": 0.05},
     {"shaping": "potential"}, {"observation": "raw"}, {"runtime_checks": False},
-    {"td3": TD3Config(hidden_sizes=(64, 64), start_steps=400, batch_size=128)},
-    {"td3": TD3Config(hidden_sizes=(32, 32), start_steps=400, batch_size=64)},
-    {"td3": TD3Config(hidden_sizes=(64, 64), start_steps=400, batch_size=64, gamma=0.98)},
+    {"learner": TD3Config(hidden_sizes=(64, 64), start_steps=400, batch_size=128)},
+    {"learner": TD3Config(hidden_sizes=(32, 32), start_steps=400, batch_size=64)},
+    {"learner": TD3Config(hidden_sizes=(64, 64), start_steps=400, batch_size=64, gamma=0.98)},
     {"eval": EvalConfig(every=300, episodes=3, last_k=3, goal_episodes=2)},
     {"eval": EvalConfig(every=200, episodes=2, last_k=3, goal_episodes=2)},
 ])

@@ -178,7 +178,7 @@ def test_a_failed_candidate_training_leaves_no_checkpoint(tmp_path: Path) -> Non
     broken = CODE.replace("s[1] * s[3]", "s[1] * s[3] + (1.0 / 0.0 if s[0] > 0.0 else 0.0)")
     store, run_id = _run(tmp_path)
     spec = TrainSpec(env_id="InvertedPendulum-v5", steps=600, seed=0, candidate_source=broken,
-                     td3=TD3Config(hidden_sizes=(16, 16), start_steps=100, batch_size=16),
+                     learner=TD3Config(hidden_sizes=(16, 16), start_steps=100, batch_size=16),
                      eval=EvalConfig(every=100, episodes=1, last_k=1, goal_episodes=1), checkpoint_every=100)
     executor = LocalProcessExecutor(1)
     trainings = Trainings(store, run_id, executor, lambda e: None, threading.Event())

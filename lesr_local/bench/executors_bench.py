@@ -103,7 +103,7 @@ def _batch(executor: Executor, args: argparse.Namespace, folder: Path, close: bo
     concurrent = min(args.trainings, executor.workers)
     try:
         for i in range(args.trainings):
-            spec = TrainSpec(env_id=args.env, steps=total, seed=i, td3=td3, eval=evaluation, threads=1,
+            spec = TrainSpec(env_id=args.env, steps=total, seed=i, learner=td3, eval=evaluation, threads=1,
                              workers=executor.workers, checkpoint_dir=folder / f"t{i}",
                              checkpoint_every=max(evaluation.every, total // 20),
                              policy_path=folder / f"t{i}.safetensors")

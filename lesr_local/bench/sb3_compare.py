@@ -38,7 +38,7 @@ def run_sb3_compare(args: argparse.Namespace) -> int:
     for seed in range(seeds):
         order = list(SIDES) if seed % 2 == 0 else list(reversed(SIDES))
         for side in order:
-            spec = TrainSpec(env_id=args.env, steps=total, seed=seed, td3=dataclasses.replace(td3),
+            spec = TrainSpec(env_id=args.env, steps=total, seed=seed, learner=dataclasses.replace(td3),
                              eval=dataclasses.replace(evaluation), workers=1, algo=SIDES[side])
             result = run_training(spec)
             if result.status != "finished":

@@ -137,7 +137,7 @@ def _run_ours(env_id: str, total: int, source: str | None, workers: int, checks:
     results: list[Any] = [None] * workers
 
     def one(i: int) -> None:
-        spec = TrainSpec(env_id=env_id, steps=total, seed=i, candidate_source=source, td3=td3,
+        spec = TrainSpec(env_id=env_id, steps=total, seed=i, candidate_source=source, learner=td3,
                          eval=evaluation, workers=workers, runtime_checks=checks)
         results[i] = run_training(spec)
 

@@ -89,7 +89,7 @@ def _train(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         spec = TrainSpec(
             env_id=env_id, steps=args.steps, seed=args.seed, candidate_source=source, intrinsic_weight=weight,
-            shaping=shaping, td3=td3, eval=evaluation, checkpoint_dir=out / "checkpoint",
+            shaping=shaping, learner=td3, eval=evaluation, checkpoint_dir=out / "checkpoint",
             checkpoint_every=max(1000, args.steps // 10), device=args.device,
             policy_path=out / "policy.safetensors", workers=1, threads=threads, algo=algo,
             unsafe_no_seccomp=args.unsafe_no_seccomp,

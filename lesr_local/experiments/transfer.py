@@ -89,7 +89,7 @@ def transfer_spec(plan: TransferPlan, arm: str, seed: int, *, device: str = "aut
     spec = spec_for(plan.config, code=plan.code if arm == CANDIDATE_ARM else None, seed=seed, steps=plan.steps,
                     algo=plan.algo, device=device)
     # the run's own warm-up: plan_transfer refused steps inside it (experiments/budgets.py)
-    return dataclasses.replace(spec, td3=dataclasses.replace(plan.config.td3), eval=dataclasses.replace(plan.config.eval),
+    return dataclasses.replace(spec, learner=dataclasses.replace(plan.config.td3), eval=dataclasses.replace(plan.config.eval),
                                checkpoint_every=max(1000, plan.steps // 10))
 
 

@@ -56,7 +56,7 @@ ProgressFn = Callable[[TrainProgress], None]
 def build_model(algo: str, spec: TrainSpec, venv: DummyVecEnv, device: torch.device) -> BaseAlgorithm:
     """The SB3 model with the preset's settings (see rl/algos.py). Seeding happens before this call
     (SB3's own `seed=` would re-seed the env on every later reset of the vector env)."""
-    cfg = spec.td3
+    cfg = spec.learner
     net = {"net_arch": list(cfg.hidden_sizes)}
     common: dict[str, Any] = {"gamma": cfg.gamma, "device": device, "verbose": 0, "policy_kwargs": net}
     if algo == "ppo":
@@ -83,7 +83,7 @@ def warm_up(spec: TrainSpec) -> None:
     torch.optim's first optimizer imports torch._dynamo, which needs a temporary directory, and
     SB3 imports parts of itself lazily. The trainer seeds every RNG afterwards."""
     tiny = TrainSpec(env_id=spec.env_id, steps=64, algo=spec.algo, env_spec=spec.env_spec,
-                     td3=TD3Config(hidden_sizes=(8, 8), start_steps=8, batch_size=8))
+                     learner=TD3Config(hidden_sizes=(8, 8), start_steps=8, batch_size=8))
     env = make_env(spec.env_id, seed=0, env_spec=spec.env_spec)
     venv = DummyVecEnv([lambda: env])
     model = build_model(spec.algo, tiny, venv, resolve_device(spec.device))
@@ -116,7 +116,7 @@ class SB3Trainer:
         features.intrinsic(feats, "on the first state")
         self.feature_dim = int(feats.shape[0])
         self.wrapper = FeatureRewardWrapper(env, features, spec.intrinsic_weight, self.feature_dim,
-                                            shaping=spec.shaping, gamma=spec.td3.gamma)
+                                            shaping=spec.shaping, gamma=spec.learner.gamma)
         self.venv = DummyVecEnv([lambda: self.wrapper])
         self.model = build_model(spec.algo, spec, self.venv, self.device)
         self.model.set_logger(Logger(folder=None, output_formats=[]))  # no files, no stdout
@@ -194,7 +194,7 @@ class SB3Trainer:
         space = self.venv.action_space
         meta = {"algo": self.spec.algo, "env_id": self.spec.env_id, "obs_dim": self.obs_dim,
                 "feature_dim": self.feature_dim, "act_low": np.asarray(space.low).tolist(),
-                "act_high": np.asarray(space.high).tolist(), "hidden_sizes": list(self.spec.td3.hidden_sizes),
+                "act_high": np.asarray(space.high).tolist(), "hidden_sizes": list(self.spec.learner.hidden_sizes),
                 "candidate_source": self.spec.candidate_source, "seed": self.spec.seed,
                 "steps": int(self.model.num_timesteps), "score": score}
         state = {k: v.detach().cpu().contiguous() for k, v in self.model.policy.state_dict().items()}
@@ -286,7 +286,7 @@ class _Loop(BaseCallback):
         self.stopped = False
         self.train_mark: tuple[float, int] | None = None  # (time, step) the learning phase began
         off_policy = isinstance(trainer.model, OffPolicyAlgorithm)
-        self.warmup = trainer.spec.td3.start_steps if off_policy else 0
+        self.warmup = trainer.spec.learner.start_steps if off_policy else 0
 
     def _on_rollout_start(self) -> None:
         self.trainer.maybe_checkpoint(self.episode_ended)

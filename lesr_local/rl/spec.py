@@ -22,7 +22,9 @@ class TrainSpec:
     seed: int = 0
     candidate_source: str | None = None  # None = raw-state baseline
     intrinsic_weight: float = 0.02
-    td3: TD3Config = field(default_factory=TD3Config)
+    # The learner's settings: all of them for our TD3; SAC and PPO take the shared ones (network sizes,
+    # learning rate, batch size, warm-up, tau, gamma; rl/sb3_trainer.py)
+    learner: TD3Config = field(default_factory=TD3Config)
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint_dir: Path | None = None
     checkpoint_every: int = 10_000  # env steps between checkpoints (taken at the next episode end)

@@ -108,7 +108,7 @@ class Trainer:
         self.feats = self.features.transform(state, "on the first state")
         features.intrinsic(self._reward_feats(self.feats, "on the first state"), "on the first state")
         self.feature_dim = int(self.feats.shape[0])
-        self.agent = TD3(self.feature_dim, self.act_dim, self.act_low, self.act_high, spec.td3, self.device)
+        self.agent = TD3(self.feature_dim, self.act_dim, self.act_low, self.act_high, spec.learner, self.device)
         capacity = buffer_rows(spec)
         self.buffer = ReplayBuffer(self.feature_dim, self.act_dim, capacity, self.device)
         self.evaluator = Evaluator(spec.env_id, eval_episodes(spec, self.metric), spec.seed, self.features,
@@ -134,7 +134,7 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, should_stop: Callable[[], bool] | None = None) -> TrainResult:
-        spec, cfg = self.spec, self.spec.td3
+        spec, cfg = self.spec, self.spec.learner
         clock = _Clock()
         start_step, start_updates = self.step, self.agent.updates
         next_emit = 0.0
@@ -216,7 +216,7 @@ class Trainer:
             self._phi = self.reward_features.intrinsic(self._reward_feats(self.feats, start), start)
         # A true termination ends the return: the terminal state's potential is 0, which keeps the
         # optimal policy unchanged. A time-limit truncation is not the end of the task: keep Phi(s').
-        term = self.spec.td3.gamma * (0.0 if terminated else g_next) - self._phi
+        term = self.spec.learner.gamma * (0.0 if terminated else g_next) - self._phi
         self._phi = g_next
         return term
 
@@ -276,7 +276,7 @@ class Trainer:
         meta = PolicyMeta(
             env_id=self.spec.env_id, obs_dim=self.obs_dim, feature_dim=self.feature_dim,
             act_dim=self.act_dim, act_low=self.act_low.tolist(), act_high=self.act_high.tolist(),
-            hidden_sizes=tuple(self.spec.td3.hidden_sizes),
+            hidden_sizes=tuple(self.spec.learner.hidden_sizes),
             candidate_source=None if self.spec.observation == "raw" else self.spec.candidate_source,
             seed=self.spec.seed, steps=self.step, score=score,
         )

@@ -77,7 +77,7 @@ def training_settings(spec: TrainSpec, pauses: tuple[int, ...] = (), numerics: s
     return {
         "format": KEY_FORMAT, "env": env_identity(spec.env_id, spec.env_spec),
         "code": "raw" if raw else hashlib.sha256(spec.candidate_source.encode()).hexdigest(),  # type: ignore[union-attr]
-        "algo": spec.algo, "td3": dataclasses.asdict(spec.td3), "eval": dataclasses.asdict(spec.eval),
+        "algo": spec.algo, "learner": dataclasses.asdict(spec.learner), "eval": dataclasses.asdict(spec.eval),
         "seed": spec.seed, "intrinsic_weight": weight, "shaping": spec.shaping if weight else None,
         "observation": "features" if raw else spec.observation, "pauses": list(pauses),
         "runtime_checks": spec.runtime_checks, "trainer": trainer_fingerprint(), "libraries": libraries,

@@ -28,7 +28,7 @@ def spec_for(config: RunConfig, *, code: str | None, seed: int, steps: int, shap
     return TrainSpec(
         env_id=config.env_id, steps=steps, seed=seed, candidate_source=code,
         intrinsic_weight=config.intrinsic_weight if intrinsic_weight is None else intrinsic_weight,
-        shaping=shaping or config.shaping, observation=observation, td3=config.td3, eval=config.eval,
+        shaping=shaping or config.shaping, observation=observation, learner=config.td3, eval=config.eval,
         threads=config.train_threads, env_spec=config.env_spec, algo=algo, device=device,
         runtime_checks=True, unsafe_no_seccomp=config.unsafe_no_seccomp,  # a machine decision: not in the key
     )
