@@ -77,7 +77,7 @@ def threads_per_worker(requested: int = 0, concurrent: int = 1) -> int:
 
     Measured on the 2-core CPU (HalfCheetah-v5, 256-256 MLPs, batch 256): one worker runs ~1.35x
     faster with 2 threads than with 1, as long as idle OpenMP threads may spin briefly between
-    parallel regions (see rl.worker.THREAD_ENV); two workers do best with one thread each. Here rather
+    parallel regions (see rl.client.THREAD_ENV); two workers do best with one thread each. Here rather
     than in rl.device because it needs no torch: the benches' parent processes call it too.
     """
     if requested > 0:

@@ -44,7 +44,7 @@ def test_clip_frames_differ_as_the_body_moves() -> None:
 
 
 def test_unknown_env_fails_with_a_reason() -> None:
-    from lesr_local.render.worker import RenderError
+    from lesr_local.render.client import RenderError
 
     with pytest.raises((RenderError, BadInput)) as info:
         render_frame("NoSuchEnv-v9", width=32, height=32)

@@ -66,8 +66,8 @@ def test_bad_paths_are_bad_input(tmp_path: Path) -> None:
 def trained_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real TD3 policy trained briefly on the candidate's features (in the sandboxed trainer)."""
     from lesr_local.config import EvalConfig, TD3Config
+    from lesr_local.rl.client import run_training
     from lesr_local.rl.trainer import TrainSpec
-    from lesr_local.rl.worker import run_training
 
     policy = tmp_path_factory.mktemp("policy") / "policy.safetensors"
     spec = TrainSpec(
@@ -90,7 +90,7 @@ def test_trained_candidate_policy_renders_in_the_sandbox(tmp_path: Path, trained
 
 def test_candidate_code_cannot_escape_the_render_sandbox(tmp_path: Path, trained_policy: Path) -> None:
     """The worker applies the sandbox before loading the code: a forbidden import is refused."""
-    from lesr_local.render.worker import RenderError
+    from lesr_local.render.client import RenderError
 
     hostile = CANDIDATE.replace("import numpy as np", "import numpy as np\nimport os")
     with pytest.raises((RenderError, BadInput)) as info:

@@ -11,10 +11,10 @@ import pytest
 from lesr_local.config import EvalConfig, TD3Config
 from lesr_local.rl.algos import ppo_rollout_steps
 from lesr_local.rl.checkpoint import read_bytes
+from lesr_local.rl.client import run_training
 from lesr_local.rl.evaluation import Evaluator
 from lesr_local.rl.features import Features
 from lesr_local.rl.spec import TrainProgress, TrainSpec
-from lesr_local.rl.worker import run_training
 from lesr_local.sandbox.tensorfile import unpack
 
 ENV = "InvertedPendulum-v5"

@@ -10,9 +10,9 @@ import psutil
 import pytest
 
 from lesr_local.config import EvalConfig, TD3Config
+from lesr_local.rl.client import run_training
 from lesr_local.rl.policy_io import load_policy
 from lesr_local.rl.spec import TrainProgress, TrainSpec
-from lesr_local.rl.worker import run_training
 
 ENV = "InvertedPendulum-v5"
 

@@ -14,7 +14,7 @@ PARENT = r"""
 import sys, threading
 from lesr_local.config import EvalConfig, TD3Config
 from lesr_local.rl.spec import TrainSpec
-from lesr_local.rl.worker import run_training
+from lesr_local.rl.client import run_training
 
 spec = TrainSpec(env_id="InvertedPendulum-v5", steps=200_000, seed=0, candidate_source=None,
                  learner=TD3Config(hidden_sizes=(32, 32), start_steps=100, batch_size=32),

@@ -95,7 +95,7 @@ import json, sys
 sys.path.insert(0, {root!r})
 from lesr_local.config import EvalConfig, TD3Config
 from lesr_local.rl.spec import TrainSpec
-from lesr_local.rl.worker import run_training
+from lesr_local.rl.client import run_training
 spec = TrainSpec(env_id={env!r}, steps=200, candidate_source={source!r}, learner=TD3Config(start_steps=100),
                  eval=EvalConfig(every=200, episodes=1), threads=1, unsafe_no_seccomp={unsafe!r})
 result = run_training(spec)

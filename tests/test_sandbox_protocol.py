@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from lesr_local.config import EvalConfig, TD3Config
+from lesr_local.rl.client import run_training
 from lesr_local.rl.spec import TrainSpec
-from lesr_local.rl.worker import run_training
 from lesr_local.sandbox.protocol import MessageSpec, ProtocolError, Schema, receive, send
 from lesr_local.sandbox.tensorfile import TensorFileError, pack, unpack
 

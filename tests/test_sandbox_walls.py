@@ -212,8 +212,8 @@ def test_training_worker_environment_holds_no_secrets(tmp_path: Path, monkeypatc
     import threading
 
     from lesr_local.config import EvalConfig, TD3Config
+    from lesr_local.rl.client import run_training
     from lesr_local.rl.spec import TrainSpec
-    from lesr_local.rl.worker import run_training
 
     for name, value in {**SECRETS, "OMP_PROC_BIND": "false", "MUJOCO_GL": "egl"}.items():
         monkeypatch.setenv(name, value)
@@ -253,7 +253,7 @@ def test_relayed_training_worker_environment_holds_no_secrets(monkeypatch: pytes
 
 
 def test_render_and_check_workers_get_the_same_scrubbed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lesr_local.render.worker import render_env
+    from lesr_local.render.client import render_env
     from lesr_local.sandbox.environment import worker_env
 
     for name, value in {**SECRETS, "OMP_PROC_BIND": "false", "LD_LIBRARY_PATH": "/opt/gl"}.items():

@@ -22,8 +22,8 @@ from typing import Any
 from lesr_local.errors import BadInput, RunFailed
 from lesr_local.output import print_report
 from lesr_local.rl.checkpoint import CHECKPOINT, checkpoint_path
+from lesr_local.rl.client import checkpoint_max_bytes, training_env
 from lesr_local.rl.spec import TrainSpec
-from lesr_local.rl.worker import checkpoint_max_bytes, training_env
 from lesr_local.sandbox.protocol import INT, NUM, STR, MessageSpec, ProtocolError, Schema
 from lesr_local.sandbox.supervisor import FILE_MESSAGES, FileReceiver, Worker, WorkerEnded
 

@@ -21,8 +21,8 @@ from lesr_local.errors import BadInput, RunFailed
 from lesr_local.experiments.statistics import SeedResult, compare
 from lesr_local.output import print_json
 from lesr_local.rl.algos import OWN_TD3, SB3_TD3
+from lesr_local.rl.client import run_training
 from lesr_local.rl.spec import TrainResult, TrainSpec
-from lesr_local.rl.worker import run_training
 
 SIDES = {"ours": OWN_TD3, "sb3": SB3_TD3}
 

@@ -23,8 +23,8 @@ from lesr_local.envs.make import make_env
 from lesr_local.errors import BadInput, RunFailed
 from lesr_local.output import print_report
 from lesr_local.procs import threads_per_worker
+from lesr_local.rl.client import run_training, training_env
 from lesr_local.rl.spec import TrainSpec
-from lesr_local.rl.worker import run_training, training_env
 from lesr_local.sandbox.protocol import INT, LIST, NUM, STR, MessageSpec, ProtocolError, Schema, optional
 from lesr_local.sandbox.supervisor import Worker, WorkerEnded
 

@@ -52,8 +52,8 @@ def _train(args: argparse.Namespace) -> int:
     from lesr_local.procs import cpu_count
     from lesr_local.rl.action_space import require_continuous
     from lesr_local.rl.algos import check_algo
+    from lesr_local.rl.client import run_training
     from lesr_local.rl.spec import TrainSpec
-    from lesr_local.rl.worker import run_training
 
     if args.steps < 1:
         raise BadInput(f"--steps must be at least 1, got {args.steps}")

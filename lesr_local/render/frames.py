@@ -1,6 +1,6 @@
 """Single frames and short clips of an env, for previews (the TUI's live view, `lesr render --random`).
 
-Every rollout runs in the sandboxed render worker (lesr_local.render.worker); this module only asks for
+Every rollout runs in the sandboxed render worker (lesr_local.render.client); this module only asks for
 frames and returns them as RGB numpy arrays (H, W, 3, uint8).
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lesr_local.render.worker import RenderJob, RenderSummary, run_render_job
+from lesr_local.render.client import RenderJob, RenderSummary, run_render_job
 
 
 def render_frames(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from lesr_local.errors import BadInput
-from lesr_local.render.worker import RenderJob, run_render_job
+from lesr_local.render.client import RenderJob, run_render_job
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 

@@ -2,7 +2,7 @@
 
 The trainer never names a path. It hands a `TensorFile` of a kind ("checkpoint" or "policy") to
 its `TrainingFiles`: in-process (`LocalFiles`, used by tests and by `train()` callers) that writes
-at the paths of the spec; in the sandboxed worker (`rl.worker`) it streams to the parent, which
+at the paths of the spec; in the sandboxed worker (`rl.client`) it streams to the parent, which
 writes at the paths it chose itself. Loading parses JSON and slices bytes: nothing in a checkpoint
 can run code.
 """

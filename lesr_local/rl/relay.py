@@ -1,7 +1,7 @@
 """A training worker run on behalf of a remote driver: its messages relayed as protocol frames.
 
 On a cluster node (`trainings.ray_executor`) the process that took the training is not the engine: it
-starts the same sandboxed `sandbox.entry train` child as `rl.worker.run_training` does, feeds it the
+starts the same sandboxed `sandbox.entry train` child as `rl.client.run_training` does, feeds it the
 job and the checkpoint bytes the driver sent, and passes every validated message on as one encoded
 frame, which the driver validates again and acts on (progress, files at its own paths, the result).
 The node never writes a checkpoint or a policy to its own disk. Whatever ends the child early (a
@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from lesr_local.rl.checkpoint import CHECKPOINT
+from lesr_local.rl.client import DEFAULT_HANG_SECONDS, TRAIN_SCHEMA, training_env
 from lesr_local.rl.spec import TrainSpec, spec_to_json
-from lesr_local.rl.worker import DEFAULT_HANG_SECONDS, TRAIN_SCHEMA, training_env
 from lesr_local.sandbox import protocol
 from lesr_local.sandbox.protocol import INT, STR, MessageSpec, ProtocolError, Schema
 from lesr_local.sandbox.supervisor import Worker, WorkerEnded

@@ -77,7 +77,7 @@ class TrainResult:
     train_steps_per_s: float = 0.0
     train_steps_per_cpu_s: float = 0.0  # the same steps per CPU-second of the worker (load-independent)  # env steps/s after the random warm-up (what `bench td3` reports)
     resumed_from: int = 0  # the step a checkpoint resumed this training at (0 = fresh start)
-    peak_rss_mb: float = 0.0  # the worker's peak resident memory (set by rl.worker)
+    peak_rss_mb: float = 0.0  # the worker's peak resident memory (set by rl.client)
     torch_threads: int = 0  # intra-op threads the training ran with
     device: str = ""  # the torch device it trained on
     # failed: "candidate" when the candidate's code broke a rule or raised (an outcome of the candidate),
@@ -85,7 +85,7 @@ class TrainResult:
     failure: str | None = None
     numerics: str | None = None  # torch version, device type and CPU model (trainings/keys.py)
     # The sandbox walls its worker had up (SandboxReport.walls() names), as the worker's `walls`
-    # message said; set by the parent (rl.worker.Supervision), whatever the worker claims in its result.
+    # message said; set by the parent (rl.client.Supervision), whatever the worker claims in its result.
     walls: list[str] = field(default_factory=list)
 
 

@@ -86,7 +86,7 @@ class Trainer:
             raise ValueError(f"unknown shaping {spec.shaping!r} or observation {spec.observation!r}")
         self.spec = spec
         self.files = files if files is not None else LocalFiles(spec.checkpoint_dir, spec.policy_path)
-        if spec.threads > 0:  # explicit; otherwise rl.worker has set cores // concurrent workers
+        if spec.threads > 0:  # explicit; otherwise rl.client has set cores // concurrent workers
             configure_threads(spec.threads)
         # `features` is the candidate's F and G; the agent observes F(s) unless the observation is raw
         # (reward_only ablation), where it sees s and F(s) is computed only to feed G.

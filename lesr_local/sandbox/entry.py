@@ -21,10 +21,10 @@ from lesr_local.sandbox.namespaces import enter_namespaces
 # role -> (module, function(stdin, out) -> exit code)
 ROLES = {
     "check": ("lesr_local.candidates.worker", "serve_stream"),
-    "train": ("lesr_local.rl.training_process", "serve_stream"),
-    "render": ("lesr_local.render.render_process", "serve_stream"),
-    "reference": ("lesr_local.bench.reference_process", "serve_reference_stream"),
-    "checkpoint_bench": ("lesr_local.bench.checkpoint_process", "serve_checkpoint_bench_stream"),
+    "train": ("lesr_local.rl.worker", "serve_stream"),
+    "render": ("lesr_local.render.worker", "serve_stream"),
+    "reference": ("lesr_local.bench.reference_worker", "serve_reference_stream"),
+    "checkpoint_bench": ("lesr_local.bench.checkpoint_worker", "serve_checkpoint_bench_stream"),
 }
 
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from lesr_local.errors import BadInput, describe_exception
 from lesr_local.procs import cpu_count as usable_cores
+from lesr_local.rl.client import run_training
 from lesr_local.rl.spec import failed_result
-from lesr_local.rl.worker import run_training
 
 if TYPE_CHECKING:
     from lesr_local.config import RunConfig

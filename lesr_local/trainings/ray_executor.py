@@ -4,7 +4,7 @@ Ray places and queues the tasks (no scheduler of our own): a task asks for `num_
 training's torch threads. On the node, the task is a streaming generator (`rl.relay`) that starts
 the same `sandbox.entry train` child as a local training and yields its messages as protocol
 frames; candidate code never runs in the Ray worker process, which Ray reuses for later tasks. The
-driver validates every frame again and handles it exactly like a local training's (`rl.worker`):
+driver validates every frame again and handles it exactly like a local training's (`rl.client`):
 progress events, checkpoint and policy bytes written by its own `FileReceiver` at the run-folder
 paths it chose, then the result. A node's disk is never trusted to keep anything.
 
@@ -38,9 +38,9 @@ from ray.exceptions import RayError, RayTaskError
 from lesr_local.errors import BadInput
 from lesr_local.procs import cpu_count
 from lesr_local.rl.checkpoint import checkpoint_path, has_checkpoint
+from lesr_local.rl.client import DEFAULT_HANG_SECONDS, Supervision
 from lesr_local.rl.relay import RELAY_SCHEMA, CheckpointStream, RelayJob, relay_training
 from lesr_local.rl.spec import TrainProgress, TrainResult, TrainSpec, failed_result
-from lesr_local.rl.worker import DEFAULT_HANG_SECONDS, Supervision
 from lesr_local.sandbox import protocol
 from lesr_local.sandbox.protocol import ProtocolError
 from lesr_local.trainings.ray_auth import ClusterAuth

@@ -17,7 +17,7 @@ from lesr_local.rl.features import Features
 from lesr_local.rl.sandboxing import enter_training_sandbox
 from lesr_local.rl.spec import TrainSpec
 from lesr_local.rl.trainer import Trainer
-from lesr_local.rl.training_process import StreamedFiles
+from lesr_local.rl.worker import StreamedFiles
 from lesr_local.sandbox import protocol
 from lesr_local.sandbox.protocol import ProtocolError
 
