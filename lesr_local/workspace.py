@@ -42,3 +42,10 @@ def project_models_dir() -> Path:
 
 def user_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def home_from(args: object, *, create: bool = True) -> Path:
+    """The workspace a command's parsed arguments name (`--home`, else $LESR_HOME, else the user data
+    folder), created and checked writable unless `create` is False."""
+    home = resolve_home(getattr(args, "home", None))
+    return ensure_writable_home(home) if create else home

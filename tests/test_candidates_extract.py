@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from lesr_local.candidates.extract import extract_code
-from lesr_local.candidates.policy import check_policy
 from lesr_local.candidates.prompts import CANDIDATE_CODE_PREFIX
 from lesr_local.candidates.repair import GRAMMAR_CODE_PREFIX
+from lesr_local.sandbox.policy import check_policy
 
 MODULE = (
     "import numpy as np\n\n\ndef revise_state(s):\n    return np.concatenate([s, [s[0] ** 2]])\n\n\n"

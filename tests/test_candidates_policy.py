@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from lesr_local.candidates.policy import check_policy
+from lesr_local.sandbox.policy import check_policy
 from tests.helpers_candidates import hostile_cases, valid_cases
 
 POLICY_CASES = [c for c in hostile_cases() if c.layer == "policy"]

@@ -7,7 +7,6 @@ import re
 import pytest
 
 from lesr_local.candidates.extract import extract_code
-from lesr_local.candidates.policy import check_policy
 from lesr_local.candidates.prompts import (
     CANDIDATE_CODE_PREFIX,
     ROBOT_GUIDANCE,
@@ -19,6 +18,7 @@ from lesr_local.candidates.prompts import (
     repair_prompt,
 )
 from lesr_local.envs import get_env_info
+from lesr_local.sandbox.policy import check_policy
 
 CODE = ("import numpy as np\n\ndef revise_state(s):\n    return np.concatenate([s, [s[8] * {k}]])\n\n"
         "def intrinsic_reward(updated_s):\n    return float(updated_s[17])\n")

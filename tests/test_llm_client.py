@@ -10,12 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from lesr_local.candidates.policy import check_policy
 from lesr_local.errors import BadInput
 from lesr_local.llm.client import GenerationParams, LLMClient, LLMError, PromptTooLong
 from lesr_local.llm.discovery import resolve_model
 from lesr_local.llm.grammar import candidate_grammar
 from lesr_local.llm.prompting import CODE_FENCE, render_prompt
+from lesr_local.sandbox.policy import check_policy
 
 PROMPT = "# Python helpers for vectors\nimport numpy as np\n\n\ndef norm(v):\n"
 TASK = ("Task: make a 2D robot run forward fast. The state s has 6 values: s[0] torso angle (rad), "

@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from lesr_local.candidates.policy import check_policy
 from lesr_local.errors import BadInput
 from lesr_local.llm.discovery import ModelInfo
 from lesr_local.llm.grammar import CANDIDATE_GRAMMAR, candidate_grammar, use_grammar
+from lesr_local.sandbox.policy import check_policy
 
 _TOKEN = re.compile(r'\s*(?:(?P<lit>"(?:[^"\\]|\\.)*")|(?P<cls>\[(?:[^\]\\]|\\.)*\])|(?P<rep>\{\d+(?:,\d*)?\})'
                     r'|(?P<op>[()|?*+])|(?P<ref>[a-zA-Z0-9_-]+))')

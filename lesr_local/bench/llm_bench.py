@@ -28,7 +28,6 @@ from lesr_local.candidates.prompts import (
     initial_prompt,
 )
 from lesr_local.candidates.repair import code_prefix
-from lesr_local.commands.common import home_from
 from lesr_local.config import LLMConfig
 from lesr_local.envs.catalogue import get_env_info
 from lesr_local.errors import BadInput
@@ -38,6 +37,7 @@ from lesr_local.llm.grammar import candidate_grammar, use_grammar
 from lesr_local.llm.prompting import CODE_STOP, check_chat_template, render_prompt
 from lesr_local.llm.server import ServerClient, served_model
 from lesr_local.output import print_json
+from lesr_local.workspace import home_from
 
 GOAL_FIRST_VALID_S = 30.0
 GOAL_VALID_RATE = 0.9

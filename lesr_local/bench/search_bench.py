@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from lesr_local.candidates.extract import drop_main_block
-from lesr_local.commands.common import home_from
 from lesr_local.config import preset, with_overrides
 from lesr_local.errors import BadInput
 from lesr_local.output import print_json
@@ -29,6 +28,7 @@ from lesr_local.search.engine import SearchEngine
 from lesr_local.search.replay import replay_factory
 from lesr_local.search.reporter import HeadlessReporter
 from lesr_local.store import Store
+from lesr_local.workspace import home_from
 
 GOAL_RATIO = 0.55
 

@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from lesr_local.candidates.policy import check_policy
 from lesr_local.candidates.semantics import DEFAULT_CALL_BUDGET_MS, CheckResult, semantic_check
 from lesr_local.candidates.worker import CHECK_SCHEMA
 from lesr_local.envs.check_states import spread_states
 from lesr_local.errors import LesrError, one_line
 from lesr_local.sandbox.environment import worker_env
 from lesr_local.sandbox.limits import SandboxLimits, SandboxRefused
+from lesr_local.sandbox.policy import check_policy
 from lesr_local.sandbox.protocol import ProtocolError
 from lesr_local.sandbox.supervisor import Worker, WorkerEnded
 

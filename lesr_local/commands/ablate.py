@@ -35,12 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from
     from lesr_local.errors import BadInput
     from lesr_local.experiments.ablation import ablation_report, parse_variants, plan_ablation, run_ablation
     from lesr_local.output import print_json
     from lesr_local.store import Store
     from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
+    from lesr_local.workspace import home_from
 
     variants = parse_variants(args.variants)
     if args.workers is not None and args.workers < 1:

@@ -193,8 +193,8 @@ def _check_ray(address: str | None) -> Check:
 
 
 def _check_workspace(args: argparse.Namespace) -> Check:
-    from lesr_local.commands.common import home_from
     from lesr_local.errors import BadInput
+    from lesr_local.workspace import home_from
 
     try:
         home = home_from(args)

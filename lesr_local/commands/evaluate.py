@@ -38,7 +38,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _handle(args: argparse.Namespace) -> int:
     from lesr_local.candidates.extract import drop_main_block
     from lesr_local.commands.candidate import read_candidate_file
-    from lesr_local.commands.common import home_from
     from lesr_local.commands.run import _stop_on_signals
     from lesr_local.config import preset, with_overrides
     from lesr_local.errors import RunFailed
@@ -47,6 +46,7 @@ def _handle(args: argparse.Namespace) -> int:
     from lesr_local.search.reporter import HeadlessReporter
     from lesr_local.store import Store
     from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
+    from lesr_local.workspace import home_from
 
     code = drop_main_block(read_candidate_file(args.features))
     config = with_overrides(

@@ -57,9 +57,9 @@ def module_text(run_id: str, env_id: str, candidate_id: str, score: float | None
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from
     from lesr_local.store import Store
     from lesr_local.store.files import atomic_write_text
+    from lesr_local.workspace import home_from
 
     out = Path(args.out).expanduser()
     if out.suffix != ".py":

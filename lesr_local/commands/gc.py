@@ -23,10 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from
     from lesr_local.output import print_json
     from lesr_local.store import Store
     from lesr_local.trainings.disk import free, home_disk_use
+    from lesr_local.workspace import home_from
 
     with Store(home_from(args)) as store:
         use = home_disk_use(store)

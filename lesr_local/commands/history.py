@@ -42,10 +42,10 @@ def _handle(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from lesr_local.commands.common import home_from
     from lesr_local.output import print_json
     from lesr_local.search.headline import headline_text
     from lesr_local.store import Store
+    from lesr_local.workspace import home_from
 
     with Store(home_from(args)) as store:
         rows = [run_row(run) for run in store.list_runs()]

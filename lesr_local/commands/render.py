@@ -29,10 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from
     from lesr_local.output import print_json
     from lesr_local.render.client import RenderError
     from lesr_local.render.video import check_video_path, render_policy_video
+    from lesr_local.workspace import home_from
 
     if args.episodes < 1:
         raise BadInput(f"--episodes must be at least 1, got {args.episodes}")

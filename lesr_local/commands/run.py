@@ -107,7 +107,7 @@ def _with_executor(config: Any, args: argparse.Namespace) -> Any:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from
+    from lesr_local.workspace import home_from
 
     if args.resume is not None:
         given = [f"--{flag.replace('_', '-')}" for flag in [*_OVERRIDES, "preset", "config"]

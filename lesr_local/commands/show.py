@@ -105,9 +105,9 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any]:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from
     from lesr_local.output import print_json
     from lesr_local.store import Store
+    from lesr_local.workspace import home_from
 
     with Store(home_from(args)) as store:
         detail = run_detail(store, args.run_id)

@@ -44,7 +44,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from
     from lesr_local.config import check_seeds, preset
     from lesr_local.core_slots import claim_cores, threads_for
     from lesr_local.errors import BadInput, Interrupted, RunFailed
@@ -54,6 +53,7 @@ def _train(args: argparse.Namespace) -> int:
     from lesr_local.rl.algos import check_algo
     from lesr_local.rl.client import run_training
     from lesr_local.rl.spec import TrainSpec
+    from lesr_local.workspace import home_from
 
     if args.steps < 1:
         raise BadInput(f"--steps must be at least 1, got {args.steps}")
@@ -183,8 +183,8 @@ def _write_identity(out: Path, identity: dict[str, Any]) -> None:
 
 
 def _read_candidate(path: str | None) -> str | None:
-    from lesr_local.candidates.policy import check_policy
     from lesr_local.errors import BadInput
+    from lesr_local.sandbox.policy import check_policy
 
     if path is None:
         return None

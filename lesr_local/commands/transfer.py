@@ -32,12 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from
     from lesr_local.errors import Interrupted, RunFailed
     from lesr_local.experiments.transfer import plan_transfer, run_transfer
     from lesr_local.output import print_json
     from lesr_local.store import Store
     from lesr_local.trainings.executors import LocalProcessExecutor, default_workers
+    from lesr_local.workspace import home_from
 
     with Store(home_from(args)) as store:
         plan = plan_transfer(store, args.run_id, args.algo, args.seeds, args.steps)

@@ -16,8 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _tui(args: argparse.Namespace) -> int:
-    from lesr_local.commands.common import home_from
     from lesr_local.tui.app import require_terminal
+    from lesr_local.workspace import home_from
 
     require_terminal()  # before anything slow: without a TTY, fail at once with one line
     from lesr_local.tui.app import run_app

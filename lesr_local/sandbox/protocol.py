@@ -7,8 +7,9 @@ that ran hostile code can at worst send a malformed frame, which the reader refu
 one-line `ProtocolError` before acting on it.
 
 The reader checks each frame against a `Schema` for its direction: the allowed message types, the
-type of every field, and size caps for the header and the payload. Streams are plain pipes, never
-sockets, so no file descriptor can travel with a message.
+type of every field, and size caps for the header and the payload. Sandboxed workers speak it over
+plain pipes (stdin/stdout); the LLM worker, which runs no candidate code, over a socketpair. No
+message ever carries a file descriptor: a frame is bytes only.
 """
 
 from __future__ import annotations

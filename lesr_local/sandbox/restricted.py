@@ -10,7 +10,7 @@ has to succeed for them, never to return the real module.
 
 It does not limit attributes: the values candidate code holds keep all of theirs (`np.zeros(2).ctypes`,
 `.tofile`, a function's `__globals__`). The AST policy's attribute allowlist and its ban on dunder names
-(`candidates.policy`) refuse those, and the OS walls (read-only file system, RLIMIT_FSIZE 0, seccomp)
+(`sandbox.policy`) refuse those, and the OS walls (read-only file system, RLIMIT_FSIZE 0, seccomp)
 stop what they could do; this namespace is not a wall against them.
 
 NEVER call `load_candidate` in the engine or UI process: it refuses to run in a process that has not
@@ -31,16 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from lesr_local.candidates.allowlists import (
+from lesr_local.errors import BadInput, describe_exception
+from lesr_local.sandbox.allowlists import (
     ALLOWED_MODULES,
     MATH_NAMES,
     NUMPY_LINALG_NAMES,
     NUMPY_NAMES,
     SAFE_BUILTIN_NAMES,
 )
-from lesr_local.candidates.policy import check_policy, strip_annotations
-from lesr_local.errors import BadInput, describe_exception
 from lesr_local.sandbox.limits import SandboxRefused, candidate_refusal, is_sandboxed
+from lesr_local.sandbox.policy import check_policy, strip_annotations
 
 
 class CandidateRejected(BadInput):

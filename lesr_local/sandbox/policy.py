@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 
-from lesr_local.candidates.allowlists import (
+from lesr_local.sandbox.allowlists import (
     FORBIDDEN_NAMES,
     MATH_NAMES,
     NUMPY_LINALG_NAMES,
