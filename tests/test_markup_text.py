@@ -15,7 +15,7 @@ from textual.widgets import DataTable, RichLog
 from textual.widgets._toast import Toast
 
 from lesr_local.config import preset
-from lesr_local.search import events as ev
+from lesr_local import events as ev
 from lesr_local.search.reporter import HeadlessReporter
 from lesr_local.store.db import Store
 from lesr_local.tui.app import LesrApp
@@ -36,14 +36,13 @@ def _hostile_run(home: Path) -> None:
     store = Store(home)
     store.create_run(RUN_ID, "InvertedPendulum-v5", "smoke", preset("smoke").to_dict())
     store.start_iteration(RUN_ID, 0)
-    store.add_candidate(RUN_ID, "i0-k0", kind="search", seed=0, total_steps=1200, iteration=0, sample=0,
-                        code=HOSTILE.read_text(), status="rejected", reason=REASON)
-    store.fail_candidate(RUN_ID, "i0-k0", REASON, status="rejected")
+    store.add_candidate(RUN_ID, "i0-k0", iteration=0, sample=0, code=HOSTILE.read_text(), status="rejected",
+                        reason=REASON)
     store.record_llm_call(RUN_ID, "i0-k0-a0", purpose="candidate", iteration=0, sample=0, attempt=0,
                           prompt="[/]", reply=LLM_TEXT, prompt_tokens=10, completion_tokens=10, seconds=1.0,
                           finish_reason="stop")
     store.finish_iteration(RUN_ID, 0, LLM_TEXT, [])
-    store.set_run_status(RUN_ID, "failed", f"i0-k0: {REASON}")
+    store.end_run(RUN_ID, "failed", f"i0-k0: {REASON}", {}, None, None, None)
     store.close()
 
 
@@ -53,8 +52,8 @@ def _events() -> list[ev.Event]:
         ev.Log(RUN_ID, level="warning", message=f"no video: {REASON}"),
         ev.CandidateRejected(RUN_ID, candidate_id="i0-k0", iteration=0, sample=0, attempt=0, reason=REASON,
                              final=True),
-        ev.TrainingStarted(RUN_ID, candidate_id="i0-k1", total_steps=1200, seed=0),
-        ev.TrainingFinished(RUN_ID, candidate_id="i0-k1", status="failed", score=None, lipschitz=None,
+        ev.TrainingStarted(RUN_ID, training_id="i0-k1", total_steps=1200, seed=0),
+        ev.TrainingFinished(RUN_ID, training_id="i0-k1", status="failed", score=None, lipschitz=None,
                             reason=REASON),
         ev.RunFinished(RUN_ID, status="failed", summary={}, reason=REASON),
     ]

@@ -133,7 +133,7 @@ def test_ablate_bad_input_is_one_line_exit_2(tmp_path: Path, lesr) -> None:
         assert f"--steps ({steps}) must be above the run's td3.start_steps (200" in short.stderr
         assert short.stderr.count("\n") == 1
     with Store(tmp_path) as store:
-        assert store.list_ablations(run_id) == []
+        assert store.list_trainings(run_id, purpose="ablation") == []
 
 
 def test_report_pairs_seeds_and_leaves_out_unfinished_ones() -> None:

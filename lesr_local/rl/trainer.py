@@ -288,6 +288,7 @@ class Trainer:
         return {
             "version": CHECKPOINT_VERSION, "env_id": self.spec.env_id, "seed": self.spec.seed,
             "episode_boundary": episode_boundary,
+            "hidden_sizes": list(self.spec.learner.hidden_sizes), "act_dim": self.act_dim,
             "candidate": candidate_digest(self.spec.candidate_source),
             "feature_dim": self.feature_dim, "step": self.step, "episodes": self.episodes,
             "curve": list(self.curve), "last_return": self.last_return,
@@ -304,7 +305,10 @@ class Trainer:
     def _belongs(self, state: dict[str, Any]) -> bool:
         return (state.get("version") == CHECKPOINT_VERSION and state.get("env_id") == self.spec.env_id
                 and state.get("seed") == self.spec.seed and state.get("feature_dim") == self.feature_dim
-                and state.get("candidate") == candidate_digest(self.spec.candidate_source))
+                and state.get("candidate") == candidate_digest(self.spec.candidate_source)
+                # the networks must be the same shape (a checkpoint of another preset is not continued)
+                and state.get("hidden_sizes", list(self.spec.learner.hidden_sizes)) == list(self.spec.learner.hidden_sizes)
+                and state.get("act_dim", self.act_dim) == self.act_dim)
 
     def _restore(self, state: dict[str, Any]) -> None:
         state = to_torch(state)
