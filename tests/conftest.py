@@ -15,6 +15,11 @@ import pytest
 from tests.home_isolation import HomeSnapshot, isolate_home
 
 os.environ.setdefault("MUJOCO_GL", "egl")
+# The suite runs two test processes on two cores, each starting trainings with torch threads of
+# their own: more OpenMP threads than cores. libgomp's default spin-wait then burns the cores the
+# other process needs (two `lesr bench td3` side by side: 59 s each instead of 12 s alone); passive
+# waiting gives them back (11-13 s side by side). Set before torch loads here or in any subprocess.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Before any test: this process (and every subprocess it starts) gets a home of its own.
 TEST_HOME = isolate_home()
 _REAL_HOME_AT_START = HomeSnapshot.take()
