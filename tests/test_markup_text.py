@@ -14,8 +14,8 @@ from rich.console import Console
 from textual.widgets import DataTable, RichLog
 from textual.widgets._toast import Toast
 
-from lesr_local.config import preset
 from lesr_local import events as ev
+from lesr_local.config import preset
 from lesr_local.search.reporter import HeadlessReporter
 from lesr_local.store.db import Store
 from lesr_local.tui.app import LesrApp
