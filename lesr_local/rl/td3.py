@@ -22,6 +22,7 @@ from lesr_local.rl.buffer import Batch
 from lesr_local.rl.networks import Actor, FlatAdam, StackedMLP
 
 STATE_FORMAT = "stacked-mlp-1"  # layout of state_dict(); checkpoints in another layout are not resumed
+_NETWORKS = ("actor", "actor_target", "critic", "critic_target")
 Q1 = slice(0, 1)  # the critic the actor is trained against
 
 
@@ -111,13 +112,23 @@ class TD3:
             "updates": self.updates,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def mismatch(self, state: dict[str, Any]) -> str | None:
+        """Why a saved agent state cannot be loaded into this agent (another layout, other network
+        sizes), or None when it can."""
         if state.get("format") != STATE_FORMAT:
-            raise ValueError(f"agent state in an unknown layout {state.get('format')!r}")
-        for name in ("actor", "actor_target", "critic", "critic_target"):
+            return f"agent state in an unknown layout {state.get('format')!r}"
+        for name in _NETWORKS:
+            saved = state.get(name)
+            if saved is None or tuple(saved.shape) != tuple(getattr(self, name).data.shape):
+                return f"{name} weights do not match this network's shape"
+        return None
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        problem = self.mismatch(state)
+        if problem is not None:
+            raise ValueError(problem)
+        for name in _NETWORKS:
             net: StackedMLP = getattr(self, name)
-            if state[name].shape != net.data.shape:
-                raise ValueError(f"{name} weights do not match this network's shape")
             net.data.copy_(state[name])
         self.actor_opt.load_state_dict(state["actor_opt"])
         self.critic_opt.load_state_dict(state["critic_opt"])

@@ -288,7 +288,6 @@ class Trainer:
         return {
             "version": CHECKPOINT_VERSION, "env_id": self.spec.env_id, "seed": self.spec.seed,
             "episode_boundary": episode_boundary,
-            "hidden_sizes": list(self.spec.learner.hidden_sizes), "act_dim": self.act_dim,
             "candidate": candidate_digest(self.spec.candidate_source),
             "feature_dim": self.feature_dim, "step": self.step, "episodes": self.episodes,
             "curve": list(self.curve), "last_return": self.last_return,
@@ -306,9 +305,8 @@ class Trainer:
         return (state.get("version") == CHECKPOINT_VERSION and state.get("env_id") == self.spec.env_id
                 and state.get("seed") == self.spec.seed and state.get("feature_dim") == self.feature_dim
                 and state.get("candidate") == candidate_digest(self.spec.candidate_source)
-                # the networks must be the same shape (a checkpoint of another preset is not continued)
-                and state.get("hidden_sizes", list(self.spec.learner.hidden_sizes)) == list(self.spec.learner.hidden_sizes)
-                and state.get("act_dim", self.act_dim) == self.act_dim)
+                # the agent's own layout and network shapes (a checkpoint of other sizes is not continued)
+                and isinstance(state.get("agent"), dict) and self.agent.mismatch(state["agent"]) is None)
 
     def _restore(self, state: dict[str, Any]) -> None:
         state = to_torch(state)
