@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,22 +37,46 @@ def _skip_reason() -> str | None:
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))]
 
 
-def _offline(cmd: str, cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run a shell command in a fresh network namespace: loopback only (brought up if `ip` exists)."""
-    script = f"(command -v ip >/dev/null && ip link set lo up) ; {cmd}"
-    return subprocess.run(["unshare", "-n", "sh", "-c", script], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+class Steps:
+    """Runs the test's commands one by one, each with its own time budget and its output in files
+    under tmp_path: a step that fails or runs past its budget shows its last lines (what it was
+    doing), and every finished step prints its time at once (CI shows them as they come)."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.timings: dict[str, float] = {}
+
+    def run(self, name: str, cmd: list[str], cwd: Path, env: dict[str, str] | None, budget_s: float,
+            offline: bool = True) -> str:
+        if offline:  # a fresh network namespace: loopback only (brought up if `ip` exists)
+            cmd = ["unshare", "-n", "sh", "-c", f"(command -v ip >/dev/null && ip link set lo up) ; {shlex.join(cmd)}"]
+        stdout, stderr = self.logs / f"{name}.out", self.logs / f"{name}.err"
+        started = time.monotonic()
+        with open(stdout, "w") as out, open(stderr, "w") as err:
+            try:
+                code = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                      timeout=budget_s).returncode
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{name} ran past its {budget_s:.0f} s budget; its last lines:\n"
+                            f"{_tail(stdout)}\n{_tail(stderr)}")
+        elapsed = self.timings[name] = time.monotonic() - started
+        print(f"offline e2e: {name} exit {code} in {elapsed:.1f} s", flush=True)
+        assert code == 0, f"{name} exited with {code}; its last lines:\n{_tail(stdout)}\n{_tail(stderr)}"
+        return stdout.read_text()
 
 
+def _tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+# The steps' budgets add up to less than this (CI's 90 minutes hold the suite too).
+@pytest.mark.timeout(3300)
 def test_install_and_run_from_a_bundle_without_network(tmp_path: Path) -> None:
-    timings: dict[str, float] = {}
+    steps = Steps(tmp_path)
     bundle = tmp_path / "lesr-local-bundle"
-    started = time.monotonic()
     # The venv running this test is set up already (`-o setup`: don't remake it); bundle from it.
-    proc = subprocess.run(["make", "-o", "setup", "bundle", f"BUNDLE={bundle}", f"VENV={sys.prefix}"],
-                          cwd=REPO, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    timings["bundle_s"] = time.monotonic() - started
+    steps.run("bundle", ["make", "-o", "setup", "bundle", f"BUNDLE={bundle}", f"VENV={sys.prefix}"], REPO,
+              None, budget_s=1200, offline=False)
     tarball = bundle.with_name(bundle.name + ".tar")
     assert tarball.is_file()
 
@@ -75,35 +100,30 @@ def test_install_and_run_from_a_bundle_without_network(tmp_path: Path) -> None:
     env.update(HOME=str(tmp_path / "user"), XDG_CACHE_HOME=str(tmp_path / "user" / "cache"),
                XDG_DATA_HOME=str(tmp_path / "user" / "data"), LESR_HOME=str(tmp_path / "workspace"),
                MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"))
-    started = time.monotonic()
     base_python = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    proc = _offline(f"make setup OFFLINE=../{bundle.name} PYTHON={base_python}", src, env, timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    timings["offline_install_s"] = time.monotonic() - started
+    steps.run("offline_install", ["make", "setup", f"OFFLINE=../{bundle.name}", f"PYTHON={base_python}"], src,
+              env, budget_s=1200)
 
     audit_log = tmp_path / "net-audit.jsonl"
     audited = {**env, "PYTHONPATH": str(NETAUDIT), "LESR_NET_AUDIT_LOG": str(audit_log)}
-    proc = _offline(".venv/bin/lesr doctor --json", src, audited, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+    doctor = steps.run("doctor", [".venv/bin/lesr", "doctor", "--json"], src, audited, budget_s=300)
+    checks = {c["name"]: c for c in json.loads(doctor)["checks"]}
     assert checks["network"]["data"]["access"] is False
     assert checks["models"]["data"]["runtime"]["tokens"] >= 1
 
-    started = time.monotonic()
-    proc = _offline(".venv/bin/lesr run --env InvertedPendulum-v5 --preset smoke --headless --json",
-                    src, audited, timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    timings["smoke_run_s"] = time.monotonic() - started
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    smoke = steps.run("smoke_run", [".venv/bin/lesr", "run", "--env", "InvertedPendulum-v5", "--preset", "smoke",
+                                    "--headless", "--json"], src, audited, budget_s=900)
+    summary = json.loads(smoke.strip().splitlines()[-1])
     assert summary["status"] == "finished" and summary["total_env_steps"] > 0
 
     # The test suite's own dependencies came from the bundle too (make test would run).
-    proc = _offline(".venv/bin/python -m pytest --collect-only -q tests/test_offline_bundle.py", src, env, 600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    steps.run("collect_tests", [".venv/bin/python", "-m", "pytest", "--collect-only", "-q",
+                                "tests/test_offline_bundle.py"], src, env, budget_s=300)
 
     records = [json.loads(line) for line in audit_log.read_text().splitlines()]
     starts = [r for r in records if r["event"] == "start"]
     assert len(starts) >= 3, starts  # doctor, the run, and their worker processes were all audited
     assert [r for r in records if r["event"] != "start"] == []
-    print(f"\noffline e2e timings: {json.dumps({k: round(v, 1) for k, v in timings.items()})}; "
+    print(f"\noffline e2e timings: {json.dumps({k: round(v, 1) for k, v in steps.timings.items()})}; "
           f"audited processes: {len(starts)}")
+

@@ -109,9 +109,11 @@ def installed_pins(exclude: set[str]) -> dict[str, str]:
 def _pip(args: list[str], what: str, env: dict[str, str] | None = None) -> None:
     cmd = [sys.executable, "-m", "pip", *args]
     print(f"lesr-local bundle: {what}", flush=True)
+    started = time.monotonic()
     code = subprocess.run(cmd, env=env).returncode
     if code != 0:
         raise LesrError(f"{what} failed: pip exit {code} (its output is above)")
+    print(f"lesr-local bundle: {what}: done in {time.monotonic() - started:.1f} s", flush=True)
 
 
 def _wheels_named(wheels: Path, name: str) -> list[Path]:
