@@ -28,6 +28,9 @@ import platformdirs
 APP = "lesr-local"
 REAL_HOME = Path.home()
 REAL_CACHE = Path(platformdirs.user_cache_dir(APP))
+# pip's own cache, where `make setup` left the llama-cpp-python wheel it built (minutes to rebuild):
+# `make bundle` in the air-gapped test must find it as a user's `make bundle` does.
+REAL_PIP_CACHE = Path(os.environ.get("PIP_CACHE_DIR") or platformdirs.user_cache_dir("pip"))
 CARRIED_VERDICTS = ("constrain-probe.json", "llama-runtime.json")
 
 
