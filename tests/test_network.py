@@ -29,6 +29,10 @@ SOCKET_USES = {
     # --executor ray with --ray-address HOST:PORT: is the cluster the user named reachable at all?
     "lesr_local/trainings/ray_executor.py": {"create_connection"},
     "lesr_local/llm/server.py": {"SHUT_RDWR"},           # ends a cancelled stream from a --llm-url server
+    # the fork server's AF_UNIX SOCK_SEQPACKET control pair, and the pipe ends it passes (SCM_RIGHTS)
+    "lesr_local/sandbox/forkserver.py": {"socketpair", "AF_UNIX", "SOCK_SEQPACKET", "send_fds", "SHUT_RDWR",
+                                         "socket"},
+    "lesr_local/sandbox/zygote.py": {"socket", "recv_fds"},  # its end of that pair (its stdin)
 }
 # Network modules a file may import: the --llm-url client (http.client, only to the address that
 # llm/server_url.py accepted: loopback or a private range, given as an IP) and its URL parsing.

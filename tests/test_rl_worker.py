@@ -101,7 +101,7 @@ def test_killed_worker_fails_with_its_signal_and_a_rerun_resumes(tmp_path: Path)
     def on_progress(p: TrainProgress) -> None:
         if killed or not (ckpt / "checkpoint.safetensors").exists():
             return
-        for child in psutil.Process().children():
+        for child in psutil.Process().children(recursive=True):  # forked workers are grandchildren
             cmdline = " ".join(child.cmdline())
             if "sandbox.entry" in cmdline and " train " in cmdline:
                 child.send_signal(signal.SIGKILL)

@@ -1,4 +1,5 @@
-"""A training worker whose engine process is SIGKILLed dies with it instead of training on."""
+"""A training worker whose engine process is SIGKILLed dies with it instead of training on, and so
+does the fork server it was forked from."""
 
 from __future__ import annotations
 
@@ -34,13 +35,16 @@ def test_worker_dies_when_the_engine_is_killed() -> None:
         line = parent.stdout.readline() if parent.stdout else ""
         worker_pid = int(line.strip())
         worker = psutil.Process(worker_pid)
-        assert worker.ppid() == parent.pid  # on_pid reports the real training subprocess
+        assert "sandbox.entry" in " ".join(worker.cmdline())  # on_pid reports the real training subprocess
+        fork_server = psutil.Process(worker.ppid())  # the worker was forked from the engine's fork server
+        assert "sandbox.zygote" in " ".join(fork_server.cmdline()) and fork_server.ppid() == parent.pid
         time.sleep(3)  # let it get past start-up into training
         assert worker.is_running()
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)
-        gone, alive = psutil.wait_procs([worker], timeout=15)
+        gone, alive = psutil.wait_procs([worker, fork_server], timeout=15)
         assert worker in gone, "the orphaned training worker kept running"
+        assert fork_server in gone, "the orphaned fork server kept running"
     finally:
         if parent.poll() is None:
             parent.kill()

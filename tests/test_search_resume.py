@@ -32,14 +32,16 @@ def _snapshot(home: Path) -> tuple[str, dict[str, Any], list[Any]] | None:
 
 def _training_workers(root_pid: int) -> list[psutil.Process]:
     """Training subprocesses of the run: the descendants that have torch loaded (the LLM and check
-    workers do not)."""
+    workers do not), but for the fork server they are forked from."""
     found = []
     for child in psutil.Process(root_pid).children(recursive=True):
         try:
             maps = {Path(m.path).name for m in child.memory_maps()}
+            fork_server = "sandbox.zygote" in " ".join(child.cmdline())  # it trains nothing itself
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        if any(name.startswith("libtorch_cpu") for name in maps) and not any("llama" in n for n in maps):
+        if any(name.startswith("libtorch_cpu") for name in maps) and not any("llama" in n for n in maps) \
+                and not fork_server:
             found.append(child)
     return found
 

@@ -154,7 +154,7 @@ class Supervision:
         self.files = FileReceiver(destinations, {CHECKPOINT: checkpoint_max_bytes(spec), POLICY: POLICY_MAX_BYTES})
 
     def run(self, on_pid: Callable[[int], None] | None, command: list[str] | None) -> TrainResult:
-        worker = Worker("train", TRAIN_SCHEMA, env=training_env(), command=command)
+        worker = Worker("train", TRAIN_SCHEMA, env=training_env(), command=command, forked=True)
         try:
             if on_pid is not None:
                 on_pid(worker.pid)

@@ -7,7 +7,9 @@
 - `protocol`: the one framed JSON + bytes protocol, validated against a schema on every read;
 - `supervisor`: the parent side: spawn a worker through `entry`, watch it, receive files at paths
   the parent chose;
-- `tensorfile`: checkpoints and policies as data only (the safetensors layout).
+- `tensorfile`: checkpoints and policies as data only (the safetensors layout);
+- `zygote` + `forkserver`: training workers forked from a process that imported torch once (the
+  server side and the parent's side); each child still enters `entry.become_worker` itself.
 
 This package must import nothing heavy at its top: `entry` runs before numpy or torch load.
 """

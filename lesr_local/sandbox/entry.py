@@ -5,6 +5,9 @@ capability, then asks Linux to kill it when its parent dies. The protocol moves 
 stdout and fd 1 is pointed at stderr, so nothing the worker prints can corrupt a frame. Only then is
 the role's module imported; the role itself applies the rlimits and seccomp once its heavy imports
 are done, and only then loads candidate code.
+
+A fork server (`sandbox.zygote`) imports a role's module once and forks one child per worker; each
+child then takes the same steps, `become_worker`, as a worker started on its own.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Callable
+from typing import IO, BinaryIO
 
 from lesr_local.procs import die_with_parent
 from lesr_local.sandbox.capabilities import drop_capabilities
@@ -27,12 +32,17 @@ ROLES = {
     "checkpoint_bench": ("lesr_local.bench.checkpoint_worker", "serve_checkpoint_bench_stream"),
 }
 
+Serve = Callable[[BinaryIO, IO[bytes]], int]
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in ROLES:
-        print(f"usage: entry {{{'|'.join(ROLES)}}} PARENT_PID", file=sys.stderr)
-        return 2
-    role, parent_pid = argv[0], int(argv[1])
+
+def role_function(role: str) -> Serve:
+    module_name, function = ROLES[role]
+    return getattr(importlib.import_module(module_name), function)  # type: ignore[no-any-return]
+
+
+def become_worker(role: str, parent_pid: int, serve: Callable[[], Serve]) -> int:
+    """Namespaces, capabilities, death with the parent, a private protocol stream, then the role.
+    The process must be single-threaded here (unshare(CLONE_NEWUSER) requires it)."""
     report = enter_namespaces()
     problem = drop_capabilities()
     if problem is not None:
@@ -42,9 +52,15 @@ def main(argv: list[str]) -> int:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    module_name, function = ROLES[role]
-    serve = getattr(importlib.import_module(module_name), function)
-    return int(serve(sys.stdin.buffer, out) or 0)
+    return int(serve()(sys.stdin.buffer, out) or 0)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in ROLES or not argv[1].isdigit():
+        print(f"usage: entry {{{'|'.join(ROLES)}}} PARENT_PID", file=sys.stderr)
+        return 2
+    role, parent_pid = argv[0], int(argv[1])
+    return become_worker(role, parent_pid, lambda: role_function(role))
 
 
 if __name__ == "__main__":

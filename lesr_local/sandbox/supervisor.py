@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from lesr_local.sandbox import protocol
+from lesr_local.sandbox import forkserver, protocol
 from lesr_local.sandbox.protocol import INT, STR, Message, MessageSpec, ProtocolError, Schema
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -40,9 +40,10 @@ FILE_MESSAGES = {
 }
 
 
-def worker_command(role: str) -> list[str]:
+def worker_command(role: str, parent_pid: int | None = None) -> list[str]:
     """`python -I` (no user site, no cwd on the path) with the package root put back explicitly."""
-    return [sys.executable, "-I", "-c", _BOOTSTRAP.format(root=_PACKAGE_ROOT), role, str(os.getpid())]
+    return [sys.executable, "-I", "-c", _BOOTSTRAP.format(root=_PACKAGE_ROOT), role,
+            str(os.getpid() if parent_pid is None else parent_pid)]
 
 
 class WorkerEnded(Exception):
@@ -66,9 +67,13 @@ class Worker:
     """One worker process speaking the protocol on its stdin/stdout."""
 
     def __init__(self, role: str, schema: Schema, *, env: dict[str, str] | None = None,
-                 cwd: str | None = None, command: list[str] | None = None) -> None:
+                 cwd: str | None = None, command: list[str] | None = None, forked: bool = False) -> None:
+        """`forked`: fork it from the role's fork server where one can serve (`env` given, no `cwd`
+        or `command`), else start it on its own."""
         self.schema = schema
-        self.proc = subprocess.Popen(
+        forked_proc = forkserver.launch(role, env) if forked and env is not None and cwd is None \
+            and command is None else None
+        self.proc: subprocess.Popen[bytes] | forkserver.ForkedProcess = forked_proc or subprocess.Popen(
             command or worker_command(role), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True,
         )
@@ -188,9 +193,11 @@ class Worker:
         return self.proc.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL the worker's whole session (a worker cannot fork, but be thorough)."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        """SIGKILL the worker's whole session (a worker cannot fork, but be thorough). A forked
+        worker's server does it, and only while that pid is still its unreaped child."""
+        if isinstance(self.proc, subprocess.Popen):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
 
